@@ -1,0 +1,1 @@
+//! Open edX capa problem parsing and grading.

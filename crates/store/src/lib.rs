@@ -1,0 +1,1 @@
+//! Storage for coursetasks: one driver interface, SQLite and PostgreSQL implementations.

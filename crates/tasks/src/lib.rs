@@ -1,0 +1,1 @@
+//! The instructor bulk-task engine: operations, runner, progress and status messages.
