@@ -1,0 +1,1 @@
+//! Runs bulk tasks: claim, stream modules in chunks, apply, commit.
