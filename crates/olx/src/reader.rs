@@ -651,7 +651,11 @@ impl<'f> Reader<'f> {
         }
     }
 
+    /// Reports `.xml` files in a block-type folder (one named after a type
+    /// the course uses, like `problem/`) that nothing points to. Other
+    /// folders may hold anything (notes, fixes, tooling) and are not checked.
     fn report_orphans(&mut self) {
+        let types: HashSet<&str> = self.blocks.iter().map(|b| b.block_type.as_str()).collect();
         let orphans: Vec<String> = self
             .files
             .keys()
@@ -660,6 +664,7 @@ impl<'f> Reader<'f> {
                 let top = parts.next().unwrap_or_default();
                 parts.next().is_some()
                     && path.ends_with(".xml")
+                    && types.contains(top)
                     && !NON_BLOCK_DIRS.contains(&top)
                     && !self.loaded.contains(*path)
             })
