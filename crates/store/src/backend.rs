@@ -1,0 +1,211 @@
+//! The driver interface that every database implementation provides.
+
+use crate::error::{StoreError, SubmitError};
+use crate::model::*;
+use async_trait::async_trait;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// One storage driver. [`crate::Store`] holds an `Arc<dyn Backend>` and derefs to it, so callers
+/// write `store.claim_task(..)` whatever the database is.
+///
+/// The drivers are concrete implementations rather than code generic over `sqlx::Database`:
+/// the SQL differs at exactly the concurrency points, and generic sqlx code drowns in executor
+/// bounds.
+///
+/// # Concurrency points and how each driver implements them
+///
+/// | point | SQLite (this crate now) | PostgreSQL (planned, same contract) |
+/// |---|---|---|
+/// | writers | every write transaction starts with `BEGIN IMMEDIATE`, so it takes the single write lock up front (waiting up to `busy_timeout`) and never fails half-way with `SQLITE_BUSY_SNAPSHOT` | ordinary `READ COMMITTED` transactions; row locks taken by the `UPDATE`s below |
+/// | dedup | partial unique index `tasks_active_dedup (course_key, task_type, task_key) WHERE state IN ('QUEUED','RUNNING')`; insert with `ON CONFLICT … DO NOTHING`, then read the blocking task | the same index and statement; if the blocking task finished between the conflict and the read, retry the insert |
+/// | claim | one `UPDATE tasks … WHERE id = (SELECT … ORDER BY created_at LIMIT 1) RETURNING *` inside `BEGIN IMMEDIATE`; writers are serialized, so two claimers cannot pick the same row | the same statement with `FOR UPDATE SKIP LOCKED` in the sub-select, so concurrent claimers skip each other's rows instead of queueing; `now()` from the server instead of a bound time to avoid clock skew between hosts |
+/// | fencing | `commit_chunk`, `set_task_total`, `renew_lease` and `finish_task` first run `UPDATE tasks … WHERE id = ? AND lease_owner = ? AND state = 'RUNNING'`; no row → `LeaseLost` and the transaction is rolled back | identical; the `UPDATE` also row-locks the task, so a reclaim waits for an in-flight commit and then sees the renewed lease |
+/// | batched writes | one JSON array parameter per kind of row, expanded with `json_each` into `UPDATE … FROM` / `INSERT … SELECT` | `jsonb_to_recordset($1::jsonb)` (or `unnest` of typed arrays) in the same statements |
+/// | module scan | keyset page on `(course_key, usage_key, id)`; several usage keys → `UNION ALL` of per-key pages, merged and cut to the page size | same, or `LATERAL` per key |
+///
+/// Subtasks (key ranges of modules with their own lease, cursor and counters) come with the
+/// PostgreSQL driver: they will be rows of a `subtasks` table keyed by (task_id, index) whose
+/// claim/fence/commit statements are the ones above with `subtasks` in place of `tasks`, and the
+/// task's counters become the sum over its subtasks. Nothing in this interface assumes a task
+/// is run by one worker only, except that `commit_chunk` is addressed by task id.
+///
+/// Worker names are the lease identity: they must be unique per process incarnation (e.g.
+/// host, pid and a random suffix), otherwise a restarted worker could pass the fence of its
+/// dead predecessor's lease.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend_name(&self) -> &'static str;
+
+    // ----- catalog -------------------------------------------------------------------------
+
+    /// Inserts the course or updates its display name (the creation time is kept).
+    async fn upsert_course(&self, course: &CourseRecord) -> Result<(), StoreError>;
+    /// The course with this key.
+    async fn get_course(&self, key: &str) -> Result<Option<CourseRecord>, StoreError>;
+    /// All courses, by key.
+    async fn list_courses(&self) -> Result<Vec<CourseRecord>, StoreError>;
+    /// Inserts or updates blocks (keyed by usage key) in one transaction. Returns the count.
+    async fn upsert_blocks(&self, blocks: &[BlockRecord]) -> Result<u64, StoreError>;
+    /// The block with this usage key or legacy (`i4x://`) key.
+    async fn get_block(&self, key: &str) -> Result<Option<BlockRecord>, StoreError>;
+    /// Blocks of a course in tree order (pre-order, siblings by position). Blocks whose parent
+    /// is not stored are treated as roots.
+    async fn list_blocks(&self, course_key: &str) -> Result<Vec<BlockRecord>, StoreError>;
+    /// Blocks below `usage_key` (either form; the block itself excluded) in tree order,
+    /// optionally only those of one type (e.g. every `problem` under a subsection).
+    async fn descendants(
+        &self,
+        usage_key: &str,
+        block_type: Option<&str>,
+    ) -> Result<Vec<BlockRecord>, StoreError>;
+    /// Stores the XML as a new version unless the latest version has the same hash, in which
+    /// case the latest is returned with `created == false`. The block must exist.
+    async fn put_problem_version(
+        &self,
+        usage_key: &str,
+        xml: &str,
+        content_hash: &str,
+    ) -> Result<ProblemVersionRecord, StoreError>;
+    /// The latest version of a problem (usage key in either form).
+    async fn current_problem_version(
+        &self,
+        usage_key: &str,
+    ) -> Result<Option<ProblemVersionRecord>, StoreError>;
+    /// One version of a problem.
+    async fn problem_version(
+        &self,
+        usage_key: &str,
+        version: i64,
+    ) -> Result<Option<ProblemVersionRecord>, StoreError>;
+    /// Every version of a problem, oldest first.
+    async fn list_problem_versions(
+        &self,
+        usage_key: &str,
+    ) -> Result<Vec<ProblemVersionRecord>, StoreError>;
+    /// Course, blocks and problem versions in one transaction: on any error nothing is stored.
+    async fn import_course_atomically(
+        &self,
+        course: &CourseRecord,
+        blocks: &[BlockRecord],
+        versions: &[NewProblemVersion],
+    ) -> Result<ImportReport, StoreError>;
+
+    // ----- learners ------------------------------------------------------------------------
+
+    /// Inserts learners or updates the ones with the same id, in one transaction. A username
+    /// or email that belongs to another id is a [`StoreError::Conflict`] and nothing is
+    /// written. Returns the number of records written.
+    async fn upsert_learners(&self, learners: &[LearnerRecord]) -> Result<u64, StoreError>;
+    /// Creates a learner with the next free id.
+    async fn create_learner(
+        &self,
+        username: &str,
+        email: &str,
+    ) -> Result<LearnerRecord, StoreError>;
+    /// Looks a learner up by email (if the identifier contains `@`) or username.
+    async fn find_learner(&self, identifier: &str) -> Result<Option<LearnerRecord>, StoreError>;
+    /// The learner with this id.
+    async fn get_learner(&self, id: i64) -> Result<Option<LearnerRecord>, StoreError>;
+    /// Number of learners.
+    async fn count_learners(&self) -> Result<u64, StoreError>;
+
+    // ----- learner modules ------------------------------------------------------------------
+
+    /// Bulk insert (one transaction for the whole slice, multi-row statements). A module that
+    /// already exists for (learner, usage key, course) or an unknown learner is a
+    /// [`StoreError::Conflict`] and nothing is written. Returns the number inserted.
+    async fn insert_modules(&self, modules: &[NewModule]) -> Result<u64, StoreError>;
+    /// Inserts or replaces modules keyed by (learner, usage key, course); `id` and `username`
+    /// of the records are ignored, every other field is written as given.
+    async fn upsert_modules(&self, modules: &[ModuleRecord]) -> Result<u64, StoreError>;
+    /// Number of modules in scope.
+    async fn count_modules(&self, scope: &ModuleScope) -> Result<u64, StoreError>;
+    /// The next page of modules in scope: `id > after_id`, ascending id, at most `limit`.
+    async fn fetch_modules(
+        &self,
+        scope: &ModuleScope,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<ModuleRecord>, StoreError>;
+    /// One learner's module for a block (usage key in either form).
+    async fn get_module(
+        &self,
+        learner_id: i64,
+        course_key: &str,
+        usage_key: &str,
+    ) -> Result<Option<ModuleRecord>, StoreError>;
+
+    // ----- tasks --------------------------------------------------------------------------
+
+    /// Queues a task unless an identical one (same course, type and key) is queued or running.
+    async fn submit_task(&self, task: &NewTask) -> Result<TaskRecord, SubmitError>;
+    /// The task with this id.
+    async fn get_task(&self, id: Uuid) -> Result<Option<TaskRecord>, StoreError>;
+    /// Tasks matching the filter, newest first.
+    async fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRecord>, StoreError>;
+    /// Takes the oldest claimable task: QUEUED, or RUNNING with an expired lease (its worker
+    /// died; it resumes after its cursor). Sets RUNNING, the lease, `started_at` (first time)
+    /// and `attempts + 1`. Expired RUNNING tasks whose cancel was requested are revoked on the
+    /// way instead of being handed out. Two claimers never get the same task.
+    async fn claim_task(
+        &self,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<TaskRecord>, StoreError>;
+    /// Extends the lease if `worker` still holds it.
+    async fn renew_lease(
+        &self,
+        task_id: Uuid,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<LeaseStatus, StoreError>;
+    /// Records the number of modules in scope (fenced).
+    async fn set_task_total(
+        &self,
+        task_id: Uuid,
+        worker: &str,
+        total: u64,
+    ) -> Result<(), StoreError>;
+    /// Applies one chunk atomically: fence, module changes, outcomes, events, counters, cursor
+    /// and lease renewal (by the task's last lease length). On [`StoreError::LeaseLost`]
+    /// nothing was written.
+    async fn commit_chunk(&self, chunk: &ChunkCommit) -> Result<ChunkAck, StoreError>;
+    /// Ends a task the caller holds (fenced like `commit_chunk`).
+    async fn finish_task(
+        &self,
+        task_id: Uuid,
+        worker: &str,
+        final_state: FinalState,
+    ) -> Result<TaskRecord, StoreError>;
+    /// Cancels a queued task at once, or flags a running one.
+    async fn request_cancel(&self, task_id: Uuid) -> Result<CancelOutcome, StoreError>;
+    /// Operator action: marks a queued or running task FAILURE with `{"message": reason}` and
+    /// drops its lease (its worker gets `LeaseLost` at its next write).
+    /// [`StoreError::TaskFinished`] if it already ended.
+    async fn fail_task(&self, task_id: Uuid, reason: &str) -> Result<TaskRecord, StoreError>;
+
+    // ----- outcomes and events ----------------------------------------------------------------
+
+    /// A keyset page of a task's outcomes in id order.
+    async fn list_outcomes(
+        &self,
+        task_id: Uuid,
+        status: Option<OutcomeStatus>,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<OutcomeRecord>, StoreError>;
+    /// Number of a task's outcomes, optionally of one status.
+    async fn count_outcomes(
+        &self,
+        task_id: Uuid,
+        status: Option<OutcomeStatus>,
+    ) -> Result<u64, StoreError>;
+    /// Records events outside a chunk (e.g. a single-learner operation). Returns the count.
+    async fn insert_events(&self, events: &[NewEvent]) -> Result<u64, StoreError>;
+    /// A keyset page of events in id order.
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError>;
+    /// Number of events of a task.
+    async fn count_events(&self, task_id: Uuid) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,137 @@
+//! Error types of the store.
+
+use crate::model::{TaskRecord, TaskState};
+use uuid::Uuid;
+
+/// Everything that can go wrong in the store.
+///
+/// Database errors keep the operation they happened in (`context`) so that a message such as
+/// "commit_chunk: database is locked" tells the operator where it failed, not just what.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The location given to [`crate::Store::open`] cannot be used.
+    #[error("cannot open store at {location}: {reason}")]
+    BadLocation {
+        /// The location as given by the caller.
+        location: String,
+        /// What is wrong with it, in words an operator can act on.
+        reason: String,
+    },
+    /// A record that the operation needs does not exist.
+    #[error("{what} not found: {key}")]
+    NotFound {
+        /// Kind of record ("task", "learner", "block", ...).
+        what: &'static str,
+        /// The key that was looked up.
+        key: String,
+    },
+    /// The caller no longer holds the lease of the task (another worker reclaimed it, it was
+    /// force-failed, or it finished). Nothing was written.
+    #[error("lease on task {task_id} is no longer held by worker {worker}")]
+    LeaseLost {
+        /// The task.
+        task_id: Uuid,
+        /// The worker that tried to write.
+        worker: String,
+    },
+    /// The task is already in a final state and cannot be changed by this operation.
+    #[error("task {task_id} has already finished ({state})")]
+    TaskFinished {
+        /// The task.
+        task_id: Uuid,
+        /// Its final state.
+        state: TaskState,
+    },
+    /// A write would break a uniqueness or reference rule (for example a username that belongs
+    /// to another learner id, or a module of an unknown learner).
+    #[error("{context}: {message}")]
+    Conflict {
+        /// The operation.
+        context: &'static str,
+        /// What conflicted.
+        message: String,
+    },
+    /// Input that the store cannot represent (e.g. a value that is not valid JSON).
+    #[error("{context}: invalid input: {message}")]
+    Invalid {
+        /// The operation.
+        context: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A stored value could not be decoded (corrupt or hand-edited row).
+    #[error("{context}: stored data is corrupt: {message}")]
+    Corrupt {
+        /// The operation.
+        context: &'static str,
+        /// What could not be decoded.
+        message: String,
+    },
+    /// Applying schema migrations failed.
+    #[error("migrating the schema of {location} failed: {source}")]
+    Migration {
+        /// The store location.
+        location: String,
+        /// The underlying error.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// Any other database error.
+    #[error("{context}: {source}")]
+    Database {
+        /// The operation.
+        context: &'static str,
+        /// The underlying error.
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+impl StoreError {
+    /// Wraps a database error with the name of the operation it happened in. Constraint
+    /// violations become [`StoreError::Conflict`] so callers can tell bad input from outages.
+    pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+        move |source| {
+            if let sqlx::Error::Database(db) = &source {
+                use sqlx::error::ErrorKind;
+                match db.kind() {
+                    ErrorKind::UniqueViolation
+                    | ErrorKind::ForeignKeyViolation
+                    | ErrorKind::NotNullViolation
+                    | ErrorKind::CheckViolation => {
+                        return StoreError::Conflict {
+                            context,
+                            message: db.message().to_string(),
+                        };
+                    }
+                    _ => {}
+                }
+            }
+            StoreError::Database { context, source }
+        }
+    }
+
+    pub(crate) fn corrupt(context: &'static str, message: impl ToString) -> StoreError {
+        StoreError::Corrupt {
+            context,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Why a task submission was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// A task with the same (course, type, key) is queued or running. Open edX calls this
+    /// `AlreadyRunningError`; here the refusal is guaranteed by a unique index, not a
+    /// check-then-insert.
+    #[error("Requested task is already running (task {})", existing.id)]
+    AlreadyRunning {
+        /// The queued or running task that blocks the submission (boxed: a task record is
+        /// large, and `Result<_, SubmitError>` should stay small on the happy path).
+        existing: Box<TaskRecord>,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,1846 @@
+//! The SQLite driver.
+//!
+//! Settings: WAL journal (readers never block the writer), `synchronous=NORMAL` (durable at
+//! checkpoints, never corrupt), `busy_timeout` 10 s (other processes' writes are waited for,
+//! not reported), foreign keys on, and every multi-statement write inside `BEGIN IMMEDIATE`
+//! so the write lock is taken before anything is read: a deferred transaction that reads and
+//! then writes can fail with `SQLITE_BUSY_SNAPSHOT` without ever calling the busy handler.
+//!
+//! Batches travel as one JSON array parameter expanded with `json_each`: one prepared
+//! statement per kind of row instead of one round-trip to the connection thread per row,
+//! which is what makes bulk inserts and chunk commits fast.
+
+use crate::backend::Backend;
+use crate::error::{StoreError, SubmitError};
+use crate::model::*;
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::Serialize;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+use uuid::Uuid;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Rows per statement for bulk writes: large enough to amortise the statement, small enough
+/// to keep the JSON parameter a few MB.
+const BATCH_ROWS: usize = 10_000;
+
+/// Above this many usage keys a module scan walks the table in id order instead of merging
+/// one index range per key.
+const MAX_MERGED_KEYS: usize = 16;
+
+/// Connections in a file-backed pool: a worker's scan and commit can overlap, plus a status
+/// query; SQLite serializes the writers anyway.
+const POOL_SIZE: u32 = 4;
+
+/// The SQLite implementation of [`Backend`].
+#[derive(Debug, Clone)]
+pub struct SqliteBackend {
+    pool: SqlitePool,
+}
+
+/// Stored timestamp form: fixed width, so string order is time order.
+fn ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Now, at the stored precision, so that a value read back equals the value written.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+fn lease_end(at: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::days(3650));
+    at.checked_add_signed(lease)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+fn lease_ms(lease: Duration) -> i64 {
+    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn json_param<T: Serialize + ?Sized>(
+    context: &'static str,
+    value: &T,
+) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Invalid {
+        context,
+        message: e.to_string(),
+    })
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Column lists, shared by every query that decodes the corresponding record.
+macro_rules! task_cols {
+    () => {
+        "id, course_key, task_type, task_key, input, requester, state, created_at, started_at, \
+         updated_at, finished_at, total, attempted, succeeded, skipped, failed, cursor, \
+         cancel_requested, lease_owner, lease_expires_at, attempts, error"
+    };
+}
+macro_rules! block_cols {
+    () => {
+        "b.usage_key, b.course_key, b.block_type, b.parent_key, b.display_name, b.position, \
+         b.settings, b.legacy_key"
+    };
+}
+macro_rules! module_cols {
+    () => {
+        "m.id, m.learner_id, l.username, m.course_key, m.usage_key, m.module_type, m.state, \
+         m.grade, m.max_grade, m.done, m.created, m.modified"
+    };
+}
+macro_rules! outcome_cols {
+    () => {
+        "id, task_id, module_id, learner_id, username, usage_key, status, reason, old_grade, \
+         old_max_grade, new_grade, new_max_grade, created"
+    };
+}
+macro_rules! event_cols {
+    () => {
+        "id, task_id, event_type, time, username, user_id, course_key, usage_key, requester, \
+         payload"
+    };
+}
+
+fn get<'r, T>(row: &'r SqliteRow, col: &str, context: &'static str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    row.try_get(col)
+        .map_err(|e| StoreError::corrupt(context, format!("column {col}: {e}")))
+}
+
+fn get_json(
+    row: &SqliteRow,
+    col: &str,
+    context: &'static str,
+) -> Result<serde_json::Value, StoreError> {
+    let text: String = get(row, col, context)?;
+    serde_json::from_str(&text)
+        .map_err(|e| StoreError::corrupt(context, format!("column {col} is not JSON: {e}")))
+}
+
+fn get_uuid(row: &SqliteRow, col: &str, context: &'static str) -> Result<Uuid, StoreError> {
+    let text: String = get(row, col, context)?;
+    Uuid::parse_str(&text)
+        .map_err(|e| StoreError::corrupt(context, format!("column {col} is not a UUID: {e}")))
+}
+
+fn task_from_row(row: &SqliteRow) -> Result<TaskRecord, StoreError> {
+    const C: &str = "decode task";
+    let state: String = get(row, "state", C)?;
+    let error: Option<String> = get(row, "error", C)?;
+    let total: Option<i64> = get(row, "total", C)?;
+    let attempts: i64 = get(row, "attempts", C)?;
+    Ok(TaskRecord {
+        id: get_uuid(row, "id", C)?,
+        course_key: get(row, "course_key", C)?,
+        task_type: get(row, "task_type", C)?,
+        task_key: get(row, "task_key", C)?,
+        input: get_json(row, "input", C)?,
+        requester: get(row, "requester", C)?,
+        state: TaskState::from_str(&state).map_err(|e| StoreError::corrupt(C, e))?,
+        created_at: get(row, "created_at", C)?,
+        started_at: get(row, "started_at", C)?,
+        updated_at: get(row, "updated_at", C)?,
+        finished_at: get(row, "finished_at", C)?,
+        total: total.map(count),
+        attempted: count(get(row, "attempted", C)?),
+        succeeded: count(get(row, "succeeded", C)?),
+        skipped: count(get(row, "skipped", C)?),
+        failed: count(get(row, "failed", C)?),
+        cursor: get(row, "cursor", C)?,
+        cancel_requested: get(row, "cancel_requested", C)?,
+        lease_owner: get(row, "lease_owner", C)?,
+        lease_expires_at: get(row, "lease_expires_at", C)?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        error: error
+            .map(|text| serde_json::from_str(&text).map_err(|e| StoreError::corrupt(C, e)))
+            .transpose()?,
+    })
+}
+
+fn block_from_row(row: &SqliteRow) -> Result<BlockRecord, StoreError> {
+    const C: &str = "decode block";
+    Ok(BlockRecord {
+        usage_key: get(row, "usage_key", C)?,
+        course_key: get(row, "course_key", C)?,
+        block_type: get(row, "block_type", C)?,
+        parent_key: get(row, "parent_key", C)?,
+        display_name: get(row, "display_name", C)?,
+        position: get(row, "position", C)?,
+        settings: get_json(row, "settings", C)?,
+        legacy_key: get(row, "legacy_key", C)?,
+    })
+}
+
+fn version_from_row(row: &SqliteRow, created: bool) -> Result<ProblemVersionRecord, StoreError> {
+    const C: &str = "decode problem version";
+    Ok(ProblemVersionRecord {
+        usage_key: get(row, "usage_key", C)?,
+        version: get(row, "version", C)?,
+        xml: get(row, "xml", C)?,
+        content_hash: get(row, "content_hash", C)?,
+        created_at: get(row, "created", C)?,
+        created,
+    })
+}
+
+fn learner_from_row(row: &SqliteRow) -> Result<LearnerRecord, StoreError> {
+    const C: &str = "decode learner";
+    Ok(LearnerRecord {
+        id: get(row, "id", C)?,
+        username: get(row, "username", C)?,
+        email: get(row, "email", C)?,
+    })
+}
+
+fn module_from_row(row: &SqliteRow) -> Result<ModuleRecord, StoreError> {
+    const C: &str = "decode learner module";
+    Ok(ModuleRecord {
+        id: get(row, "id", C)?,
+        learner_id: get(row, "learner_id", C)?,
+        username: get(row, "username", C)?,
+        course_key: get(row, "course_key", C)?,
+        usage_key: get(row, "usage_key", C)?,
+        module_type: get(row, "module_type", C)?,
+        state: get(row, "state", C)?,
+        grade: get(row, "grade", C)?,
+        max_grade: get(row, "max_grade", C)?,
+        done: get(row, "done", C)?,
+        created: get(row, "created", C)?,
+        modified: get(row, "modified", C)?,
+    })
+}
+
+fn outcome_from_row(row: &SqliteRow) -> Result<OutcomeRecord, StoreError> {
+    const C: &str = "decode task outcome";
+    let status: String = get(row, "status", C)?;
+    Ok(OutcomeRecord {
+        id: get(row, "id", C)?,
+        task_id: get_uuid(row, "task_id", C)?,
+        module_id: get(row, "module_id", C)?,
+        learner_id: get(row, "learner_id", C)?,
+        username: get(row, "username", C)?,
+        usage_key: get(row, "usage_key", C)?,
+        status: OutcomeStatus::from_str(&status).map_err(|e| StoreError::corrupt(C, e))?,
+        reason: get(row, "reason", C)?,
+        old_grade: get(row, "old_grade", C)?,
+        old_max_grade: get(row, "old_max_grade", C)?,
+        new_grade: get(row, "new_grade", C)?,
+        new_max_grade: get(row, "new_max_grade", C)?,
+        created: get(row, "created", C)?,
+    })
+}
+
+fn event_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
+    const C: &str = "decode tracking event";
+    let task_id: Option<String> = get(row, "task_id", C)?;
+    Ok(EventRecord {
+        id: get(row, "id", C)?,
+        task_id: task_id
+            .map(|t| Uuid::parse_str(&t).map_err(|e| StoreError::corrupt(C, e)))
+            .transpose()?,
+        event_type: get(row, "event_type", C)?,
+        time: get(row, "time", C)?,
+        username: get(row, "username", C)?,
+        user_id: get(row, "user_id", C)?,
+        course_key: get(row, "course_key", C)?,
+        usage_key: get(row, "usage_key", C)?,
+        requester: get(row, "requester", C)?,
+        payload: get_json(row, "payload", C)?,
+    })
+}
+
+/// SQLITE_BUSY / SQLITE_LOCKED: another connection holds a lock we could not wait for.
+fn is_locked(err: &sqlx::Error) -> bool {
+    match err {
+        // Extended result codes: the primary code is the low byte.
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+        _ => false,
+    }
+}
+
+/// Turns an error met while opening into a message that names the place and the problem.
+fn open_error(location: &str, path: Option<&Path>, err: &sqlx::Error) -> StoreError {
+    let place = path
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| location.to_string());
+    let dir = path
+        .and_then(Path::parent)
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        })
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|| ".".into());
+    let text = err.to_string();
+    let reason = if text.contains("not a database") {
+        format!("{place} exists but is not a SQLite database")
+    } else if text.contains("unable to open database file") {
+        format!("cannot create or open {place} (is directory {dir} writable?)")
+    } else if text.contains("readonly") || text.contains("read-only") {
+        format!("{place} or its directory {dir} is read-only")
+    } else {
+        format!("{place}: {text}")
+    };
+    StoreError::BadLocation {
+        location: location.to_string(),
+        reason,
+    }
+}
+
+impl SqliteBackend {
+    /// Opens (creating it if needed) the database at a path or `sqlite:` URL and migrates it.
+    pub async fn open(location: &str) -> Result<SqliteBackend, StoreError> {
+        let memory = matches!(
+            location,
+            ":memory:" | "sqlite::memory:" | "sqlite://:memory:"
+        );
+        let base = if memory {
+            SqliteConnectOptions::from_str("sqlite::memory:")
+        } else if location.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(location)
+        } else {
+            Ok(SqliteConnectOptions::new().filename(location))
+        }
+        .map_err(|e| StoreError::BadLocation {
+            location: location.to_string(),
+            reason: format!("not a usable sqlite location: {e}"),
+        })?;
+
+        let path: Option<PathBuf> = (!memory).then(|| base.get_filename().to_path_buf());
+        if let Some(path) = &path {
+            if path.is_dir() {
+                return Err(StoreError::BadLocation {
+                    location: location.to_string(),
+                    reason: format!("{} is a directory, not a database file", path.display()),
+                });
+            }
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            if !dir.exists() {
+                return Err(StoreError::BadLocation {
+                    location: location.to_string(),
+                    reason: format!("directory {} does not exist", dir.display()),
+                });
+            }
+            if !dir.is_dir() {
+                return Err(StoreError::BadLocation {
+                    location: location.to_string(),
+                    reason: format!("{} is not a directory", dir.display()),
+                });
+            }
+        }
+
+        let options = base
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            // 32 MiB page cache per connection: bulk inserts touch several index b-trees.
+            .pragma("cache_size", "-32768")
+            .pragma("temp_store", "memory");
+
+        // An in-memory database lives as long as its one connection, so keep exactly one.
+        let pool_options = if memory {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(POOL_SIZE)
+        };
+        // Switching a fresh file to WAL needs an exclusive lock, and SQLite reports a
+        // concurrent switch (another process opening the same new file) as "database is
+        // locked" without waiting. Such openers simply try again.
+        let mut attempt: u64 = 0;
+        let pool = loop {
+            match pool_options.clone().connect_with(options.clone()).await {
+                Ok(pool) => break pool,
+                Err(e) if is_locked(&e) && attempt < 50 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 + 10 * attempt.min(10))).await;
+                }
+                Err(e) => return Err(open_error(location, path.as_deref(), &e)),
+            }
+        };
+
+        // Another process may be migrating the same fresh file right now; its migration
+        // transaction then makes ours fail. A second look finds the schema in place.
+        let mut attempt: u64 = 0;
+        loop {
+            match MIGRATOR.run(&pool).await {
+                Ok(()) => break,
+                Err(sqlx::migrate::MigrateError::VersionMissing(v)) => {
+                    return Err(StoreError::BadLocation {
+                        location: location.to_string(),
+                        reason: format!(
+                            "the database was migrated by a newer coursetasks (unknown migration {v})"
+                        ),
+                    });
+                }
+                Err(sqlx::migrate::MigrateError::Execute(e))
+                    if e.to_string().contains("not a database") =>
+                {
+                    return Err(open_error(location, path.as_deref(), &e));
+                }
+                Err(_) if attempt < 5 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(source) => {
+                    return Err(StoreError::Migration {
+                        location: location.to_string(),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(SqliteBackend { pool })
+    }
+
+    /// The connection pool, for diagnostics and benchmarks that compare against raw SQL.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn write_tx(
+        &self,
+        context: &'static str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db(context))
+    }
+
+    /// Every stored form of the given usage keys: each key itself plus the other form of the
+    /// same block (usage key ↔ legacy key), so modules stored under either form match.
+    async fn expand_keys(&self, keys: &[String]) -> Result<Vec<String>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let param = json_param("expand usage keys", keys)?;
+        let rows = sqlx::query(
+            "SELECT usage_key, legacy_key FROM blocks \
+             WHERE usage_key IN (SELECT value FROM json_each(?1)) \
+                OR legacy_key IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(param)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("expand usage keys"))?;
+        let mut out: Vec<String> = Vec::with_capacity(keys.len() * 2);
+        let mut push = |k: String| {
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        };
+        for k in keys {
+            push(k.clone());
+        }
+        for row in rows {
+            push(get(&row, "usage_key", "expand usage keys")?);
+            if let Some(legacy) = get::<Option<String>>(&row, "legacy_key", "expand usage keys")? {
+                push(legacy);
+            }
+        }
+        Ok(out)
+    }
+}
+
+// ----- shared statement helpers (usable inside a transaction) --------------------------------
+
+async fn upsert_blocks_on(
+    conn: &mut SqliteConnection,
+    blocks: &[BlockRecord],
+) -> Result<u64, StoreError> {
+    const C: &str = "upsert_blocks";
+    let mut written = 0;
+    for batch in blocks.chunks(BATCH_ROWS) {
+        let rows: Vec<_> = batch
+            .iter()
+            .map(|b| {
+                (
+                    &b.usage_key,
+                    &b.course_key,
+                    &b.block_type,
+                    &b.parent_key,
+                    &b.display_name,
+                    b.position,
+                    &b.settings,
+                    &b.legacy_key,
+                )
+            })
+            .collect();
+        let result = sqlx::query(
+            "INSERT INTO blocks (usage_key, course_key, block_type, parent_key, display_name, \
+                                 position, settings, legacy_key) \
+             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
+                    value->6, value->>7 \
+             FROM json_each(?1) WHERE true \
+             ON CONFLICT (usage_key) DO UPDATE SET \
+                 course_key = excluded.course_key, block_type = excluded.block_type, \
+                 parent_key = excluded.parent_key, display_name = excluded.display_name, \
+                 position = excluded.position, settings = excluded.settings, \
+                 legacy_key = excluded.legacy_key",
+        )
+        .bind(json_param(C, &rows)?)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::db(C))?;
+        written += result.rows_affected();
+    }
+    Ok(written)
+}
+
+async fn put_version_on(
+    conn: &mut SqliteConnection,
+    usage_key: &str,
+    xml: &str,
+    content_hash: &str,
+) -> Result<ProblemVersionRecord, StoreError> {
+    const C: &str = "put_problem_version";
+    let key: Option<String> = sqlx::query_scalar(
+        "SELECT usage_key FROM blocks WHERE usage_key = ?1 OR legacy_key = ?1 LIMIT 1",
+    )
+    .bind(usage_key)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(StoreError::db(C))?;
+    let key = key.ok_or_else(|| StoreError::NotFound {
+        what: "block",
+        key: usage_key.to_string(),
+    })?;
+    let latest = sqlx::query(
+        "SELECT usage_key, version, xml, content_hash, created FROM problem_versions \
+         WHERE usage_key = ?1 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(&key)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(StoreError::db(C))?;
+    let next = match &latest {
+        Some(row) => {
+            let latest = version_from_row(row, false)?;
+            if latest.content_hash == content_hash {
+                return Ok(latest);
+            }
+            latest.version + 1
+        }
+        None => 1,
+    };
+    let created_at = now();
+    sqlx::query(
+        "INSERT INTO problem_versions (usage_key, version, xml, content_hash, created) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .bind(&key)
+    .bind(next)
+    .bind(xml)
+    .bind(content_hash)
+    .bind(ts(created_at))
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::db(C))?;
+    Ok(ProblemVersionRecord {
+        usage_key: key,
+        version: next,
+        xml: xml.to_string(),
+        content_hash: content_hash.to_string(),
+        created_at,
+        created: true,
+    })
+}
+
+const INSERT_EVENTS_SQL: &str = "INSERT INTO tracking_events \
+        (task_id, event_type, time, username, user_id, course_key, usage_key, requester, payload) \
+     SELECT COALESCE(value->>0, ?2), value->>1, value->>2, value->>3, value->>4, value->>5, \
+            value->>6, value->>7, value->8 \
+     FROM json_each(?1)";
+
+fn events_param(events: &[NewEvent]) -> Result<String, StoreError> {
+    let rows: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.task_id.map(|t| t.hyphenated().to_string()),
+                &e.event_type,
+                ts(e.time),
+                &e.username,
+                e.user_id,
+                &e.course_key,
+                &e.usage_key,
+                &e.requester,
+                &e.payload,
+            )
+        })
+        .collect();
+    json_param("insert events", &rows)
+}
+
+fn page_limit(limit: u32) -> i64 {
+    i64::from(limit)
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn upsert_course(&self, course: &CourseRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO courses (key, display_name, created) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (key) DO UPDATE SET display_name = excluded.display_name",
+        )
+        .bind(&course.key)
+        .bind(&course.display_name)
+        .bind(ts(course.created))
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("upsert_course"))?;
+        Ok(())
+    }
+
+    async fn get_course(&self, key: &str) -> Result<Option<CourseRecord>, StoreError> {
+        const C: &str = "get_course";
+        let row = sqlx::query("SELECT key, display_name, created FROM courses WHERE key = ?1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db(C))?;
+        row.map(|row| {
+            Ok(CourseRecord {
+                key: get(&row, "key", C)?,
+                display_name: get(&row, "display_name", C)?,
+                created: get(&row, "created", C)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn list_courses(&self) -> Result<Vec<CourseRecord>, StoreError> {
+        const C: &str = "list_courses";
+        let rows = sqlx::query("SELECT key, display_name, created FROM courses ORDER BY key")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db(C))?;
+        rows.iter()
+            .map(|row| {
+                Ok(CourseRecord {
+                    key: get(row, "key", C)?,
+                    display_name: get(row, "display_name", C)?,
+                    created: get(row, "created", C)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn upsert_blocks(&self, blocks: &[BlockRecord]) -> Result<u64, StoreError> {
+        if blocks.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.write_tx("upsert_blocks").await?;
+        let n = upsert_blocks_on(&mut tx, blocks).await?;
+        tx.commit().await.map_err(StoreError::db("upsert_blocks"))?;
+        Ok(n)
+    }
+
+    async fn get_block(&self, key: &str) -> Result<Option<BlockRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            block_cols!(),
+            " FROM blocks b WHERE b.usage_key = ?1 OR b.legacy_key = ?1 LIMIT 1"
+        ))
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("get_block"))?;
+        row.as_ref().map(block_from_row).transpose()
+    }
+
+    async fn list_blocks(&self, course_key: &str) -> Result<Vec<BlockRecord>, StoreError> {
+        // Pre-order walk; the sort path is the chain of (position, key) of the ancestors, with
+        // char(1) as separator so that a parent sorts right before its own subtree. The depth
+        // bound stops a corrupt (cyclic) tree.
+        let rows = sqlx::query(concat!(
+            "WITH RECURSIVE tree (usage_key, path, depth) AS ( \
+                 SELECT b.usage_key, printf('%012d', b.position) || ':' || b.usage_key, 0 \
+                 FROM blocks b \
+                 WHERE b.course_key = ?1 \
+                   AND (b.parent_key IS NULL OR NOT EXISTS ( \
+                        SELECT 1 FROM blocks p \
+                        WHERE p.usage_key = b.parent_key AND p.course_key = ?1)) \
+                 UNION ALL \
+                 SELECT c.usage_key, \
+                        t.path || char(1) || printf('%012d', c.position) || ':' || c.usage_key, \
+                        t.depth + 1 \
+                 FROM tree t JOIN blocks c ON c.parent_key = t.usage_key \
+                 WHERE t.depth < 64 AND c.course_key = ?1) \
+             SELECT ",
+            block_cols!(),
+            " FROM tree t JOIN blocks b ON b.usage_key = t.usage_key ORDER BY t.path"
+        ))
+        .bind(course_key)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("list_blocks"))?;
+        rows.iter().map(block_from_row).collect()
+    }
+
+    async fn descendants(
+        &self,
+        usage_key: &str,
+        block_type: Option<&str>,
+    ) -> Result<Vec<BlockRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "WITH RECURSIVE start (k) AS ( \
+                 SELECT usage_key FROM blocks WHERE usage_key = ?1 OR legacy_key = ?1 LIMIT 1), \
+             tree (usage_key, path, depth) AS ( \
+                 SELECT c.usage_key, printf('%012d', c.position) || ':' || c.usage_key, 1 \
+                 FROM start JOIN blocks c ON c.parent_key = start.k \
+                 UNION ALL \
+                 SELECT c.usage_key, \
+                        t.path || char(1) || printf('%012d', c.position) || ':' || c.usage_key, \
+                        t.depth + 1 \
+                 FROM tree t JOIN blocks c ON c.parent_key = t.usage_key \
+                 WHERE t.depth < 64) \
+             SELECT ",
+            block_cols!(),
+            " FROM tree t JOIN blocks b ON b.usage_key = t.usage_key \
+              WHERE ?2 IS NULL OR b.block_type = ?2 \
+              ORDER BY t.path"
+        ))
+        .bind(usage_key)
+        .bind(block_type)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("descendants"))?;
+        rows.iter().map(block_from_row).collect()
+    }
+
+    async fn put_problem_version(
+        &self,
+        usage_key: &str,
+        xml: &str,
+        content_hash: &str,
+    ) -> Result<ProblemVersionRecord, StoreError> {
+        let mut tx = self.write_tx("put_problem_version").await?;
+        let version = put_version_on(&mut tx, usage_key, xml, content_hash).await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("put_problem_version"))?;
+        Ok(version)
+    }
+
+    async fn current_problem_version(
+        &self,
+        usage_key: &str,
+    ) -> Result<Option<ProblemVersionRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT v.usage_key, v.version, v.xml, v.content_hash, v.created \
+             FROM problem_versions v \
+             WHERE v.usage_key = (SELECT usage_key FROM blocks \
+                                  WHERE usage_key = ?1 OR legacy_key = ?1 LIMIT 1) \
+             ORDER BY v.version DESC LIMIT 1",
+        )
+        .bind(usage_key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("current_problem_version"))?;
+        row.map(|r| version_from_row(&r, false)).transpose()
+    }
+
+    async fn problem_version(
+        &self,
+        usage_key: &str,
+        version: i64,
+    ) -> Result<Option<ProblemVersionRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT v.usage_key, v.version, v.xml, v.content_hash, v.created \
+             FROM problem_versions v \
+             WHERE v.usage_key = (SELECT usage_key FROM blocks \
+                                  WHERE usage_key = ?1 OR legacy_key = ?1 LIMIT 1) \
+               AND v.version = ?2",
+        )
+        .bind(usage_key)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("problem_version"))?;
+        row.map(|r| version_from_row(&r, false)).transpose()
+    }
+
+    async fn list_problem_versions(
+        &self,
+        usage_key: &str,
+    ) -> Result<Vec<ProblemVersionRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT v.usage_key, v.version, v.xml, v.content_hash, v.created \
+             FROM problem_versions v \
+             WHERE v.usage_key = (SELECT usage_key FROM blocks \
+                                  WHERE usage_key = ?1 OR legacy_key = ?1 LIMIT 1) \
+             ORDER BY v.version",
+        )
+        .bind(usage_key)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("list_problem_versions"))?;
+        rows.iter().map(|r| version_from_row(r, false)).collect()
+    }
+
+    async fn import_course_atomically(
+        &self,
+        course: &CourseRecord,
+        blocks: &[BlockRecord],
+        versions: &[NewProblemVersion],
+    ) -> Result<ImportReport, StoreError> {
+        const C: &str = "import_course_atomically";
+        if let Some(b) = blocks.iter().find(|b| b.course_key != course.key) {
+            return Err(StoreError::Invalid {
+                context: C,
+                message: format!(
+                    "block {} belongs to course {}, not to the imported course {}",
+                    b.usage_key, b.course_key, course.key
+                ),
+            });
+        }
+        let mut tx = self.write_tx(C).await?;
+        let existed: Option<i64> = sqlx::query_scalar("SELECT 1 FROM courses WHERE key = ?1")
+            .bind(&course.key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::db(C))?;
+        sqlx::query(
+            "INSERT INTO courses (key, display_name, created) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (key) DO UPDATE SET display_name = excluded.display_name",
+        )
+        .bind(&course.key)
+        .bind(&course.display_name)
+        .bind(ts(course.created))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        let written = upsert_blocks_on(&mut tx, blocks).await?;
+        let keys: Vec<&str> = blocks.iter().map(|b| b.usage_key.as_str()).collect();
+        let stale: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM blocks WHERE course_key = ?1 \
+               AND usage_key NOT IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(&course.key)
+        .bind(json_param(C, &keys)?)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        let mut report = ImportReport {
+            course_created: existed.is_none(),
+            blocks: written,
+            stale_blocks: count(stale),
+            ..ImportReport::default()
+        };
+        for v in versions {
+            let stored = put_version_on(&mut tx, &v.usage_key, &v.xml, &v.content_hash).await?;
+            if stored.created {
+                report.versions_created += 1;
+            } else {
+                report.versions_unchanged += 1;
+            }
+        }
+        tx.commit().await.map_err(StoreError::db(C))?;
+        Ok(report)
+    }
+
+    async fn upsert_learners(&self, learners: &[LearnerRecord]) -> Result<u64, StoreError> {
+        const C: &str = "upsert_learners";
+        if learners.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.write_tx(C).await?;
+        let mut written = 0;
+        for batch in learners.chunks(BATCH_ROWS) {
+            let rows: Vec<_> = batch
+                .iter()
+                .map(|l| (l.id, &l.username, &l.email))
+                .collect();
+            let result = sqlx::query(
+                "INSERT INTO learners (id, username, email) \
+                 SELECT value->>0, value->>1, value->>2 FROM json_each(?1) WHERE true \
+                 ON CONFLICT (id) DO UPDATE SET username = excluded.username, \
+                                                email = excluded.email",
+            )
+            .bind(json_param(C, &rows)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(C))?;
+            written += result.rows_affected();
+        }
+        tx.commit().await.map_err(StoreError::db(C))?;
+        Ok(written)
+    }
+
+    async fn create_learner(
+        &self,
+        username: &str,
+        email: &str,
+    ) -> Result<LearnerRecord, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO learners (username, email) VALUES (?1, ?2) \
+             RETURNING id, username, email",
+        )
+        .bind(username)
+        .bind(email)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db("create_learner"))?;
+        learner_from_row(&row)
+    }
+
+    async fn find_learner(&self, identifier: &str) -> Result<Option<LearnerRecord>, StoreError> {
+        let sql = if identifier.contains('@') {
+            "SELECT id, username, email FROM learners WHERE email = ?1"
+        } else {
+            "SELECT id, username, email FROM learners WHERE username = ?1"
+        };
+        let row = sqlx::query(sql)
+            .bind(identifier)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("find_learner"))?;
+        row.as_ref().map(learner_from_row).transpose()
+    }
+
+    async fn get_learner(&self, id: i64) -> Result<Option<LearnerRecord>, StoreError> {
+        let row = sqlx::query("SELECT id, username, email FROM learners WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("get_learner"))?;
+        row.as_ref().map(learner_from_row).transpose()
+    }
+
+    async fn count_learners(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM learners")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db("count_learners"))?;
+        Ok(count(n))
+    }
+
+    async fn insert_modules(&self, modules: &[NewModule]) -> Result<u64, StoreError> {
+        const C: &str = "insert_modules";
+        if modules.is_empty() {
+            return Ok(0);
+        }
+        let at = ts(now());
+        let mut tx = self.write_tx(C).await?;
+        let mut inserted = 0;
+        for batch in modules.chunks(BATCH_ROWS) {
+            let rows: Vec<_> = batch
+                .iter()
+                .map(|m| {
+                    (
+                        m.learner_id,
+                        &m.course_key,
+                        &m.usage_key,
+                        &m.module_type,
+                        &m.state,
+                        m.grade,
+                        m.max_grade,
+                    )
+                })
+                .collect();
+            let result = sqlx::query(
+                "INSERT INTO learner_modules (learner_id, course_key, usage_key, module_type, \
+                                              state, grade, max_grade, created, modified) \
+                 SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
+                        value->>6, ?2, ?2 \
+                 FROM json_each(?1)",
+            )
+            .bind(json_param(C, &rows)?)
+            .bind(&at)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(C))?;
+            inserted += result.rows_affected();
+        }
+        tx.commit().await.map_err(StoreError::db(C))?;
+        Ok(inserted)
+    }
+
+    async fn upsert_modules(&self, modules: &[ModuleRecord]) -> Result<u64, StoreError> {
+        const C: &str = "upsert_modules";
+        if modules.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.write_tx(C).await?;
+        let mut written = 0;
+        for batch in modules.chunks(BATCH_ROWS) {
+            let rows: Vec<_> = batch
+                .iter()
+                .map(|m| {
+                    (
+                        m.learner_id,
+                        &m.course_key,
+                        &m.usage_key,
+                        &m.module_type,
+                        &m.state,
+                        m.grade,
+                        m.max_grade,
+                        &m.done,
+                        ts(m.created),
+                        ts(m.modified),
+                    )
+                })
+                .collect();
+            let result = sqlx::query(
+                "INSERT INTO learner_modules (learner_id, course_key, usage_key, module_type, \
+                                              state, grade, max_grade, done, created, modified) \
+                 SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
+                        value->>6, value->>7, value->>8, value->>9 \
+                 FROM json_each(?1) WHERE true \
+                 ON CONFLICT (learner_id, usage_key, course_key) DO UPDATE SET \
+                     module_type = excluded.module_type, state = excluded.state, \
+                     grade = excluded.grade, max_grade = excluded.max_grade, \
+                     done = excluded.done, created = excluded.created, \
+                     modified = excluded.modified",
+            )
+            .bind(json_param(C, &rows)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(C))?;
+            written += result.rows_affected();
+        }
+        tx.commit().await.map_err(StoreError::db(C))?;
+        Ok(written)
+    }
+
+    async fn count_modules(&self, scope: &ModuleScope) -> Result<u64, StoreError> {
+        const C: &str = "count_modules";
+        let keys = self.expand_keys(&scope.usage_keys).await?;
+        let query = match (scope.learner_id, keys.is_empty()) {
+            (Some(learner), true) => sqlx::query_scalar(
+                "SELECT count(*) FROM learner_modules WHERE learner_id = ?1 AND course_key = ?2",
+            )
+            .bind(learner)
+            .bind(&scope.course_key),
+            (Some(learner), false) => sqlx::query_scalar(
+                "SELECT count(*) FROM learner_modules WHERE learner_id = ?1 AND course_key = ?2 \
+                   AND usage_key IN (SELECT value FROM json_each(?3))",
+            )
+            .bind(learner)
+            .bind(&scope.course_key)
+            .bind(json_param(C, &keys)?),
+            (None, true) => {
+                sqlx::query_scalar("SELECT count(*) FROM learner_modules WHERE course_key = ?1")
+                    .bind(&scope.course_key)
+            }
+            (None, false) => sqlx::query_scalar(
+                "SELECT count(*) FROM learner_modules WHERE course_key = ?1 \
+                   AND usage_key IN (SELECT value FROM json_each(?2))",
+            )
+            .bind(&scope.course_key)
+            .bind(json_param(C, &keys)?),
+        };
+        let n: i64 = query
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db(C))?;
+        Ok(count(n))
+    }
+
+    async fn fetch_modules(
+        &self,
+        scope: &ModuleScope,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<ModuleRecord>, StoreError> {
+        const C: &str = "fetch_modules";
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let keys = self.expand_keys(&scope.usage_keys).await?;
+        let limit = page_limit(limit);
+        let rows = if let Some(learner) = scope.learner_id {
+            // One learner has few modules: the unique (learner, usage, course) index finds them
+            // all and sorting them is cheap.
+            sqlx::query(concat!(
+                "SELECT ",
+                module_cols!(),
+                " FROM learner_modules m JOIN learners l ON l.id = m.learner_id \
+                  WHERE m.learner_id = ?1 AND m.course_key = ?2 AND m.id > ?3 \
+                    AND (?4 IS NULL OR m.usage_key IN (SELECT value FROM json_each(?4))) \
+                  ORDER BY m.id LIMIT ?5"
+            ))
+            .bind(learner)
+            .bind(&scope.course_key)
+            .bind(after_id)
+            .bind(if keys.is_empty() {
+                None
+            } else {
+                Some(json_param(C, &keys)?)
+            })
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+        } else if keys.len() == 1 {
+            // The scan index (course_key, usage_key, id) delivers rows in id order: each page
+            // is one index range read, never a sort.
+            sqlx::query(concat!(
+                "SELECT ",
+                module_cols!(),
+                " FROM learner_modules m INDEXED BY learner_modules_scan \
+                  JOIN learners l ON l.id = m.learner_id \
+                  WHERE m.course_key = ?1 AND m.usage_key = ?2 AND m.id > ?3 \
+                  ORDER BY m.id LIMIT ?4"
+            ))
+            .bind(&scope.course_key)
+            .bind(&keys[0])
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+        } else if !keys.is_empty() && keys.len() <= MAX_MERGED_KEYS {
+            // Several keys: one ordered index range per key, each cut to the page size, then
+            // merged. Reads at most keys × limit index entries per page.
+            let mut parts = Vec::with_capacity(keys.len());
+            for i in 0..keys.len() {
+                parts.push(format!(
+                    "SELECT * FROM (SELECT id FROM learner_modules INDEXED BY learner_modules_scan \
+                     WHERE course_key = ?1 AND usage_key = ?{} AND id > ?2 \
+                     ORDER BY id LIMIT ?3)",
+                    i + 4
+                ));
+            }
+            let sql = format!(
+                "SELECT {} FROM ({}) AS page \
+                 JOIN learner_modules m ON m.id = page.id \
+                 JOIN learners l ON l.id = m.learner_id \
+                 ORDER BY m.id LIMIT ?3",
+                module_cols!(),
+                parts.join(" UNION ALL ")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql))
+                .bind(&scope.course_key)
+                .bind(after_id)
+                .bind(limit);
+            for key in &keys {
+                query = query.bind(key);
+            }
+            query.fetch_all(&self.pool).await
+        } else {
+            // Whole course, or very many keys: walk the table in id order from the cursor and
+            // filter. Cost is proportional to the rows passed over, so it is efficient when the
+            // course's modules make up most of the table.
+            sqlx::query(concat!(
+                "SELECT ",
+                module_cols!(),
+                " FROM learner_modules m NOT INDEXED JOIN learners l ON l.id = m.learner_id \
+                  WHERE m.id > ?2 AND m.course_key = ?1 \
+                    AND (?3 IS NULL OR m.usage_key IN (SELECT value FROM json_each(?3))) \
+                  ORDER BY m.id LIMIT ?4"
+            ))
+            .bind(&scope.course_key)
+            .bind(after_id)
+            .bind(if keys.is_empty() {
+                None
+            } else {
+                Some(json_param(C, &keys)?)
+            })
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+        }
+        .map_err(StoreError::db(C))?;
+        rows.iter().map(module_from_row).collect()
+    }
+
+    async fn get_module(
+        &self,
+        learner_id: i64,
+        course_key: &str,
+        usage_key: &str,
+    ) -> Result<Option<ModuleRecord>, StoreError> {
+        const C: &str = "get_module";
+        let keys = self.expand_keys(&[usage_key.to_string()]).await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            module_cols!(),
+            " FROM learner_modules m JOIN learners l ON l.id = m.learner_id \
+              WHERE m.learner_id = ?1 AND m.course_key = ?2 \
+                AND m.usage_key IN (SELECT value FROM json_each(?3)) \
+              ORDER BY m.id LIMIT 1"
+        ))
+        .bind(learner_id)
+        .bind(course_key)
+        .bind(json_param(C, &keys)?)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db(C))?;
+        row.as_ref().map(module_from_row).transpose()
+    }
+
+    async fn submit_task(&self, task: &NewTask) -> Result<TaskRecord, SubmitError> {
+        const C: &str = "submit_task";
+        let at = ts(now());
+        let input = json_param(C, &task.input)?;
+        let mut tx = self.write_tx(C).await?;
+        // The partial unique index decides; ON CONFLICT turns the refusal into "no row" so the
+        // blocking task can be read in the same transaction (the write lock is held, so it
+        // cannot finish in between).
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO tasks (id, course_key, task_type, task_key, input, requester, state, \
+                                created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'QUEUED', ?7, ?7) \
+             ON CONFLICT (course_key, task_type, task_key) \
+                 WHERE state IN ('QUEUED', 'RUNNING') DO NOTHING \
+             RETURNING ",
+            task_cols!()
+        ))
+        .bind(task.id.hyphenated().to_string())
+        .bind(&task.course_key)
+        .bind(&task.task_type)
+        .bind(&task.task_key)
+        .bind(input)
+        .bind(&task.requester)
+        .bind(&at)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        if let Some(row) = inserted {
+            let record = task_from_row(&row)?;
+            tx.commit().await.map_err(StoreError::db(C))?;
+            return Ok(record);
+        }
+        let existing = sqlx::query(concat!(
+            "SELECT ",
+            task_cols!(),
+            " FROM tasks WHERE course_key = ?1 AND task_type = ?2 AND task_key = ?3 \
+                AND state IN ('QUEUED', 'RUNNING')"
+        ))
+        .bind(&task.course_key)
+        .bind(&task.task_type)
+        .bind(&task.task_key)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        let existing = task_from_row(&existing)?;
+        tx.rollback().await.map_err(StoreError::db(C))?;
+        Err(SubmitError::AlreadyRunning {
+            existing: Box::new(existing),
+        })
+    }
+
+    async fn get_task(&self, id: Uuid) -> Result<Option<TaskRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            task_cols!(),
+            " FROM tasks WHERE id = ?1"
+        ))
+        .bind(id.hyphenated().to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("get_task"))?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    async fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRecord>, StoreError> {
+        const C: &str = "list_tasks";
+        let states: Option<String> = if filter.states.is_empty() {
+            None
+        } else {
+            let names: Vec<&str> = filter.states.iter().map(|s| s.as_str()).collect();
+            Some(json_param(C, &names)?)
+        };
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            task_cols!(),
+            " FROM tasks \
+              WHERE (?1 IS NULL OR course_key = ?1) \
+                AND (?2 IS NULL OR state IN (SELECT value FROM json_each(?2))) \
+                AND (?3 IS NULL OR task_type = ?3) \
+                AND (?4 IS NULL OR task_key = ?4) \
+                AND (?5 IS NULL OR requester = ?5) \
+              ORDER BY created_at DESC, rowid DESC LIMIT ?6"
+        ))
+        .bind(&filter.course_key)
+        .bind(states)
+        .bind(&filter.task_type)
+        .bind(&filter.task_key)
+        .bind(&filter.requester)
+        .bind(filter.limit.map(i64::from).unwrap_or(-1))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db(C))?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    async fn claim_task(
+        &self,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<TaskRecord>, StoreError> {
+        const C: &str = "claim_task";
+        let at = now();
+        let mut tx = self.write_tx(C).await?;
+        // A task whose worker died after a cancel request has nobody left to stop it: finish
+        // it as REVOKED here rather than hand it to a new worker.
+        sqlx::query(
+            "UPDATE tasks SET state = 'REVOKED', finished_at = ?1, updated_at = ?1, \
+                              lease_expires_at = NULL \
+             WHERE state = 'RUNNING' AND cancel_requested = 1 AND lease_expires_at < ?1",
+        )
+        .bind(ts(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        let row = sqlx::query(concat!(
+            "UPDATE tasks SET state = 'RUNNING', lease_owner = ?1, lease_expires_at = ?2, \
+                              lease_ms = ?3, started_at = COALESCE(started_at, ?4), \
+                              updated_at = ?4, attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM tasks \
+                         WHERE state = 'QUEUED' \
+                            OR (state = 'RUNNING' AND lease_expires_at < ?4) \
+                         ORDER BY created_at, rowid LIMIT 1) \
+             RETURNING ",
+            task_cols!()
+        ))
+        .bind(worker)
+        .bind(ts(lease_end(at, lease)))
+        .bind(lease_ms(lease))
+        .bind(ts(at))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        let task = row.as_ref().map(task_from_row).transpose()?;
+        tx.commit().await.map_err(StoreError::db(C))?;
+        Ok(task)
+    }
+
+    async fn renew_lease(
+        &self,
+        task_id: Uuid,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<LeaseStatus, StoreError> {
+        let at = now();
+        let row: Option<bool> = sqlx::query_scalar(
+            "UPDATE tasks SET lease_expires_at = ?1, lease_ms = ?2, updated_at = ?3 \
+             WHERE id = ?4 AND lease_owner = ?5 AND state = 'RUNNING' \
+             RETURNING cancel_requested",
+        )
+        .bind(ts(lease_end(at, lease)))
+        .bind(lease_ms(lease))
+        .bind(ts(at))
+        .bind(task_id.hyphenated().to_string())
+        .bind(worker)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("renew_lease"))?;
+        Ok(match row {
+            Some(cancel_requested) => LeaseStatus::Held { cancel_requested },
+            None => LeaseStatus::Lost,
+        })
+    }
+
+    async fn set_task_total(
+        &self,
+        task_id: Uuid,
+        worker: &str,
+        total: u64,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE tasks SET total = ?1, updated_at = ?2 \
+             WHERE id = ?3 AND lease_owner = ?4 AND state = 'RUNNING'",
+        )
+        .bind(i64::try_from(total).unwrap_or(i64::MAX))
+        .bind(ts(now()))
+        .bind(task_id.hyphenated().to_string())
+        .bind(worker)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("set_task_total"))?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::LeaseLost {
+                task_id,
+                worker: worker.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn commit_chunk(&self, chunk: &ChunkCommit) -> Result<ChunkAck, StoreError> {
+        const C: &str = "commit_chunk";
+        let task_id = chunk.task_id.hyphenated().to_string();
+        let at = now();
+        let at_text = ts(at);
+        // Serialize before taking the write lock: the lock is held only for SQL.
+        let updates = (!chunk.module_updates.is_empty())
+            .then(|| {
+                let rows: Vec<_> = chunk
+                    .module_updates
+                    .iter()
+                    .map(|u| (u.id, &u.state, u.grade, u.max_grade, ts(u.modified)))
+                    .collect();
+                json_param(C, &rows)
+            })
+            .transpose()?;
+        let inserts = (!chunk.module_inserts.is_empty())
+            .then(|| {
+                let rows: Vec<_> = chunk
+                    .module_inserts
+                    .iter()
+                    .map(|m| {
+                        (
+                            m.learner_id,
+                            &m.course_key,
+                            &m.usage_key,
+                            &m.module_type,
+                            &m.state,
+                            m.grade,
+                            m.max_grade,
+                        )
+                    })
+                    .collect();
+                json_param(C, &rows)
+            })
+            .transpose()?;
+        let deletes = (!chunk.module_deletes.is_empty())
+            .then(|| json_param(C, &chunk.module_deletes))
+            .transpose()?;
+        let outcomes = (!chunk.outcomes.is_empty())
+            .then(|| {
+                let rows: Vec<_> = chunk
+                    .outcomes
+                    .iter()
+                    .map(|o| {
+                        (
+                            o.module_id,
+                            o.learner_id,
+                            &o.username,
+                            &o.usage_key,
+                            o.status.as_str(),
+                            &o.reason,
+                            o.old_grade,
+                            o.old_max_grade,
+                            o.new_grade,
+                            o.new_max_grade,
+                        )
+                    })
+                    .collect();
+                json_param(C, &rows)
+            })
+            .transpose()?;
+        let events = (!chunk.events.is_empty())
+            .then(|| events_param(&chunk.events))
+            .transpose()?;
+
+        let mut tx = self.write_tx(C).await?;
+        // (a) Fence. The write lock is held from here to commit, so the lease cannot change
+        // under us.
+        let fence = sqlx::query(
+            "SELECT course_key, lease_ms FROM tasks \
+             WHERE id = ?1 AND lease_owner = ?2 AND state = 'RUNNING'",
+        )
+        .bind(&task_id)
+        .bind(&chunk.worker)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        let Some(fence) = fence else {
+            tx.rollback().await.map_err(StoreError::db(C))?;
+            return Err(StoreError::LeaseLost {
+                task_id: chunk.task_id,
+                worker: chunk.worker.clone(),
+            });
+        };
+        let course_key: String = get(&fence, "course_key", C)?;
+        let lease_ms: i64 = get(&fence, "lease_ms", C)?;
+
+        // (b) Module changes.
+        if let Some(updates) = updates {
+            sqlx::query(
+                "UPDATE learner_modules SET state = u.state, grade = u.grade, \
+                                            max_grade = u.max_grade, modified = u.modified \
+                 FROM (SELECT value->>0 AS id, value->>1 AS state, value->>2 AS grade, \
+                              value->>3 AS max_grade, value->>4 AS modified \
+                       FROM json_each(?1)) AS u \
+                 WHERE learner_modules.id = u.id",
+            )
+            .bind(updates)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(C))?;
+        }
+        if let Some(inserts) = inserts {
+            sqlx::query(
+                "INSERT INTO learner_modules (learner_id, course_key, usage_key, module_type, \
+                                              state, grade, max_grade, created, modified) \
+                 SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
+                        value->>6, ?2, ?2 \
+                 FROM json_each(?1) WHERE true \
+                 ON CONFLICT (learner_id, usage_key, course_key) DO UPDATE SET \
+                     module_type = excluded.module_type, state = excluded.state, \
+                     grade = excluded.grade, max_grade = excluded.max_grade, \
+                     modified = excluded.modified",
+            )
+            .bind(inserts)
+            .bind(&at_text)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(C))?;
+        }
+        if let Some(deletes) = deletes {
+            sqlx::query(
+                "DELETE FROM learner_modules WHERE id IN (SELECT value FROM json_each(?1))",
+            )
+            .bind(deletes)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(C))?;
+        }
+
+        // (c) Outcomes (at most one per task and module, so a replay adds nothing) and events.
+        if let Some(outcomes) = outcomes {
+            sqlx::query(
+                "INSERT INTO task_outcomes (task_id, module_id, learner_id, username, usage_key, \
+                                            status, reason, old_grade, old_max_grade, \
+                                            new_grade, new_max_grade, created) \
+                 SELECT ?2, \
+                        COALESCE(value->>0, (SELECT m.id FROM learner_modules m \
+                                             WHERE m.learner_id = value->>1 \
+                                               AND m.usage_key = value->>3 \
+                                               AND m.course_key = ?3)), \
+                        value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, \
+                        value->>7, value->>8, value->>9, ?4 \
+                 FROM json_each(?1) WHERE true \
+                 ON CONFLICT (task_id, module_id) DO NOTHING",
+            )
+            .bind(outcomes)
+            .bind(&task_id)
+            .bind(&course_key)
+            .bind(&at_text)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(C))?;
+        }
+        if let Some(events) = events {
+            sqlx::query(INSERT_EVENTS_SQL)
+                .bind(events)
+                .bind(&task_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(C))?;
+        }
+
+        // (d) Counters, cursor, lease.
+        let lease = Duration::from_millis(u64::try_from(lease_ms).unwrap_or(0));
+        let d = chunk.deltas;
+        let row = sqlx::query(
+            "UPDATE tasks SET attempted = attempted + ?1, succeeded = succeeded + ?2, \
+                              skipped = skipped + ?3, failed = failed + ?4, cursor = ?5, \
+                              updated_at = ?6, lease_expires_at = ?7 \
+             WHERE id = ?8 \
+             RETURNING cancel_requested, total, attempted, succeeded, skipped, failed, cursor",
+        )
+        .bind(i64::try_from(d.attempted).unwrap_or(i64::MAX))
+        .bind(i64::try_from(d.succeeded).unwrap_or(i64::MAX))
+        .bind(i64::try_from(d.skipped).unwrap_or(i64::MAX))
+        .bind(i64::try_from(d.failed).unwrap_or(i64::MAX))
+        .bind(chunk.new_cursor)
+        .bind(&at_text)
+        .bind(ts(lease_end(at, lease)))
+        .bind(&task_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        let total: Option<i64> = get(&row, "total", C)?;
+        let ack = ChunkAck {
+            cancel_requested: get(&row, "cancel_requested", C)?,
+            counts: Counts {
+                attempted: count(get(&row, "attempted", C)?),
+                succeeded: count(get(&row, "succeeded", C)?),
+                skipped: count(get(&row, "skipped", C)?),
+                failed: count(get(&row, "failed", C)?),
+            },
+            total: total.map(count),
+            cursor: get(&row, "cursor", C)?,
+        };
+        tx.commit().await.map_err(StoreError::db(C))?;
+        Ok(ack)
+    }
+
+    async fn finish_task(
+        &self,
+        task_id: Uuid,
+        worker: &str,
+        final_state: FinalState,
+    ) -> Result<TaskRecord, StoreError> {
+        const C: &str = "finish_task";
+        let error = match &final_state {
+            FinalState::Failure { error } => Some(json_param(C, error)?),
+            _ => None,
+        };
+        let row = sqlx::query(concat!(
+            "UPDATE tasks SET state = ?1, finished_at = ?2, updated_at = ?2, error = ?3, \
+                              lease_expires_at = NULL \
+             WHERE id = ?4 AND lease_owner = ?5 AND state = 'RUNNING' \
+             RETURNING ",
+            task_cols!()
+        ))
+        .bind(final_state.state().as_str())
+        .bind(ts(now()))
+        .bind(error)
+        .bind(task_id.hyphenated().to_string())
+        .bind(worker)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db(C))?;
+        match row {
+            Some(row) => task_from_row(&row),
+            None => Err(StoreError::LeaseLost {
+                task_id,
+                worker: worker.to_string(),
+            }),
+        }
+    }
+
+    async fn request_cancel(&self, task_id: Uuid) -> Result<CancelOutcome, StoreError> {
+        const C: &str = "request_cancel";
+        // In SET, `state` is the value before the update: queued tasks are revoked at once,
+        // running ones only get the flag.
+        let row = sqlx::query(concat!(
+            "UPDATE tasks SET cancel_requested = 1, updated_at = ?1, \
+                 state = CASE WHEN state = 'QUEUED' THEN 'REVOKED' ELSE state END, \
+                 finished_at = CASE WHEN state = 'QUEUED' THEN ?1 ELSE finished_at END \
+             WHERE id = ?2 AND state IN ('QUEUED', 'RUNNING') \
+             RETURNING ",
+            task_cols!()
+        ))
+        .bind(ts(now()))
+        .bind(task_id.hyphenated().to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db(C))?;
+        if let Some(row) = row {
+            let task = task_from_row(&row)?;
+            return Ok(if task.state == TaskState::Revoked {
+                CancelOutcome::Revoked(task)
+            } else {
+                CancelOutcome::Requested(task)
+            });
+        }
+        match self.get_task(task_id).await? {
+            Some(task) => Ok(CancelOutcome::AlreadyFinished(task)),
+            None => Err(StoreError::NotFound {
+                what: "task",
+                key: task_id.to_string(),
+            }),
+        }
+    }
+
+    async fn fail_task(&self, task_id: Uuid, reason: &str) -> Result<TaskRecord, StoreError> {
+        const C: &str = "fail_task";
+        let error = serde_json::json!({ "message": reason, "forced": true });
+        let row = sqlx::query(concat!(
+            "UPDATE tasks SET state = 'FAILURE', finished_at = ?1, updated_at = ?1, error = ?2, \
+                              lease_expires_at = NULL \
+             WHERE id = ?3 AND state IN ('QUEUED', 'RUNNING') \
+             RETURNING ",
+            task_cols!()
+        ))
+        .bind(ts(now()))
+        .bind(json_param(C, &error)?)
+        .bind(task_id.hyphenated().to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db(C))?;
+        if let Some(row) = row {
+            return task_from_row(&row);
+        }
+        match self.get_task(task_id).await? {
+            Some(task) => Err(StoreError::TaskFinished {
+                task_id,
+                state: task.state,
+            }),
+            None => Err(StoreError::NotFound {
+                what: "task",
+                key: task_id.to_string(),
+            }),
+        }
+    }
+
+    async fn list_outcomes(
+        &self,
+        task_id: Uuid,
+        status: Option<OutcomeStatus>,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<OutcomeRecord>, StoreError> {
+        const C: &str = "list_outcomes";
+        let task = task_id.hyphenated().to_string();
+        let rows = match status {
+            Some(status) => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    outcome_cols!(),
+                    " FROM task_outcomes INDEXED BY task_outcomes_status \
+                  WHERE task_id = ?1 AND status = ?2 AND id > ?3 ORDER BY id LIMIT ?4"
+                ))
+                .bind(&task)
+                .bind(status.as_str())
+                .bind(after_id)
+                .bind(page_limit(limit))
+                .fetch_all(&self.pool)
+                .await
+            }
+            // All statuses: merge the three ordered (task, status, id) ranges instead of
+            // sorting every outcome of the task on each page.
+            None => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    outcome_cols!(),
+                    " FROM ( \
+                   SELECT * FROM (SELECT id AS page_id FROM task_outcomes \
+                       INDEXED BY task_outcomes_status \
+                       WHERE task_id = ?1 AND status = 'succeeded' AND id > ?2 \
+                       ORDER BY id LIMIT ?3) \
+                   UNION ALL \
+                   SELECT * FROM (SELECT id FROM task_outcomes INDEXED BY task_outcomes_status \
+                       WHERE task_id = ?1 AND status = 'skipped' AND id > ?2 \
+                       ORDER BY id LIMIT ?3) \
+                   UNION ALL \
+                   SELECT * FROM (SELECT id FROM task_outcomes INDEXED BY task_outcomes_status \
+                       WHERE task_id = ?1 AND status = 'failed' AND id > ?2 \
+                       ORDER BY id LIMIT ?3)) AS page \
+                  JOIN task_outcomes ON task_outcomes.id = page.page_id \
+                  ORDER BY id LIMIT ?3"
+                ))
+                .bind(&task)
+                .bind(after_id)
+                .bind(page_limit(limit))
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .map_err(StoreError::db(C))?;
+        rows.iter().map(outcome_from_row).collect()
+    }
+
+    async fn count_outcomes(
+        &self,
+        task_id: Uuid,
+        status: Option<OutcomeStatus>,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM task_outcomes \
+             WHERE task_id = ?1 AND (?2 IS NULL OR status = ?2)",
+        )
+        .bind(task_id.hyphenated().to_string())
+        .bind(status.map(OutcomeStatus::as_str))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db("count_outcomes"))?;
+        Ok(count(n))
+    }
+
+    async fn insert_events(&self, events: &[NewEvent]) -> Result<u64, StoreError> {
+        const C: &str = "insert_events";
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.write_tx(C).await?;
+        let mut inserted = 0;
+        for batch in events.chunks(BATCH_ROWS) {
+            let result = sqlx::query(INSERT_EVENTS_SQL)
+                .bind(events_param(batch)?)
+                .bind(None::<String>)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(C))?;
+            inserted += result.rows_affected();
+        }
+        tx.commit().await.map_err(StoreError::db(C))?;
+        Ok(inserted)
+    }
+
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError> {
+        const C: &str = "list_events";
+        let task = filter.task_id.map(|t| t.hyphenated().to_string());
+        let limit = page_limit(filter.limit);
+        let rows = match (&task, &filter.course_key) {
+            (Some(task), course) => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    event_cols!(),
+                    " FROM tracking_events INDEXED BY tracking_events_task \
+                  WHERE task_id = ?1 AND id > ?2 AND (?3 IS NULL OR course_key = ?3) \
+                  ORDER BY id LIMIT ?4"
+                ))
+                .bind(task)
+                .bind(filter.after_id)
+                .bind(course)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+            }
+            (None, Some(course)) => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    event_cols!(),
+                    " FROM tracking_events INDEXED BY tracking_events_course \
+                  WHERE course_key = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+                ))
+                .bind(course)
+                .bind(filter.after_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+            }
+            (None, None) => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    event_cols!(),
+                    " FROM tracking_events WHERE id > ?1 ORDER BY id LIMIT ?2"
+                ))
+                .bind(filter.after_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .map_err(StoreError::db(C))?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn count_events(&self, task_id: Uuid) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tracking_events WHERE task_id = ?1")
+            .bind(task_id.hyphenated().to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db("count_events"))?;
+        Ok(count(n))
+    }
+}

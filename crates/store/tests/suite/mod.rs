@@ -1,0 +1,1672 @@
+//! Behaviour suite for any [`Store`] backend. Every check takes a fresh, migrated, empty store;
+//! `tests/sqlite.rs` runs it on temporary SQLite files, and the PostgreSQL driver will run the
+//! same functions on its own databases.
+
+#![allow(dead_code)]
+
+use chrono::{Duration as ChronoDuration, SubsecRound, Utc};
+use coursetasks_store::*;
+use serde_json::json;
+use std::collections::HashSet;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub const COURSE: &str = "course-v1:MITx+6.002x+2024";
+pub const OTHER_COURSE: &str = "course-v1:HarvardX+CS50+2024";
+
+pub fn key(kind: &str, name: &str) -> String {
+    format!("block-v1:MITx+6.002x+2024+type@{kind}+block@{name}")
+}
+pub fn legacy(kind: &str, name: &str) -> String {
+    format!("i4x://MITx/6.002x/{kind}/{name}")
+}
+
+fn block(kind: &str, name: &str, parent: Option<(&str, &str)>, position: i64) -> BlockRecord {
+    BlockRecord {
+        usage_key: key(kind, name),
+        course_key: COURSE.into(),
+        block_type: kind.into(),
+        parent_key: parent.map(|(k, n)| key(k, n)),
+        display_name: format!("{kind} {name}"),
+        position,
+        settings: json!({"weight": 1.0, "max_attempts": null, "graded": kind == "problem"}),
+        legacy_key: Some(legacy(kind, name)),
+    }
+}
+
+fn course_record(key: &str) -> CourseRecord {
+    CourseRecord {
+        key: key.into(),
+        display_name: format!("Course {key}"),
+        created: Utc::now().trunc_subsecs(6),
+    }
+}
+
+/// course → chapter ch1 → sequentials s1 (problems p1, p2 via vertical v1) and s2 (problem p3);
+/// chapter ch2 → sequential s3 → html h1. Stored in a scrambled order.
+pub fn course_tree() -> Vec<BlockRecord> {
+    vec![
+        block("problem", "p3", Some(("sequential", "s2")), 0),
+        block("html", "h1", Some(("sequential", "s3")), 0),
+        block("problem", "p2", Some(("vertical", "v1")), 1),
+        block("sequential", "s3", Some(("chapter", "ch2")), 0),
+        block("chapter", "ch2", Some(("course", "course")), 1),
+        block("problem", "p1", Some(("vertical", "v1")), 0),
+        block("vertical", "v1", Some(("sequential", "s1")), 0),
+        block("sequential", "s2", Some(("chapter", "ch1")), 1),
+        block("sequential", "s1", Some(("chapter", "ch1")), 0),
+        block("chapter", "ch1", Some(("course", "course")), 0),
+        BlockRecord {
+            parent_key: None,
+            ..block("course", "course", None, 0)
+        },
+    ]
+}
+
+/// A course with its tree and `n` learners, each with a module for p1 and p2.
+pub async fn seed(store: &Store, n: i64) -> Vec<LearnerRecord> {
+    store.upsert_course(&course_record(COURSE)).await.unwrap();
+    store.upsert_blocks(&course_tree()).await.unwrap();
+    let learners: Vec<LearnerRecord> = (1..=n)
+        .map(|i| LearnerRecord {
+            id: 1000 + i,
+            username: format!("learner{i}"),
+            email: format!("learner{i}@example.com"),
+        })
+        .collect();
+    store.upsert_learners(&learners).await.unwrap();
+    let mut modules = Vec::new();
+    for l in &learners {
+        for p in ["p1", "p2"] {
+            modules.push(NewModule {
+                learner_id: l.id,
+                course_key: COURSE.into(),
+                usage_key: key("problem", p),
+                module_type: "problem".into(),
+                state: Some(format!(r#"{{"attempts": 1, "seed": {}}}"#, l.id)),
+                grade: Some(1.0),
+                max_grade: Some(2.0),
+            });
+        }
+    }
+    store.insert_modules(&modules).await.unwrap();
+    learners
+}
+
+pub fn new_task(task_key: &str) -> NewTask {
+    NewTask {
+        id: Uuid::new_v4(),
+        course_key: COURSE.into(),
+        task_type: "rescore_problem".into(),
+        task_key: task_key.into(),
+        input: json!({"problem_url": key("problem", "p1"), "only_if_higher": false}),
+        requester: "staff".into(),
+    }
+}
+
+fn scope(keys: &[String]) -> ModuleScope {
+    ModuleScope {
+        course_key: COURSE.into(),
+        usage_keys: keys.to_vec(),
+        learner_id: None,
+    }
+}
+
+async fn fetch_all(store: &Store, scope: &ModuleScope, page: u32) -> Vec<ModuleRecord> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let rows = store.fetch_modules(scope, after, page).await.unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        assert!(rows.len() <= page as usize);
+        after = rows.last().unwrap().id;
+        out.extend(rows);
+    }
+    out
+}
+
+/// A chunk that "rescores" the given modules: new state, grade 2/2, one outcome and one event
+/// per module.
+fn rescore_chunk(task: &TaskRecord, worker: &str, modules: &[ModuleRecord]) -> ChunkCommit {
+    let now = Utc::now();
+    ChunkCommit {
+        task_id: task.id,
+        worker: worker.into(),
+        new_cursor: modules.last().map(|m| m.id).unwrap_or(task.cursor),
+        deltas: Counts {
+            attempted: modules.len() as u64,
+            succeeded: modules.len() as u64,
+            skipped: 0,
+            failed: 0,
+        },
+        module_updates: modules
+            .iter()
+            .map(|m| ModuleUpdate {
+                id: m.id,
+                state: Some(format!(r#"{{"attempts": 1, "rescored": "{}"}}"#, task.id)),
+                grade: Some(2.0),
+                max_grade: Some(2.0),
+                modified: now,
+            })
+            .collect(),
+        module_inserts: vec![],
+        module_deletes: vec![],
+        outcomes: modules
+            .iter()
+            .map(|m| NewOutcome {
+                module_id: Some(m.id),
+                learner_id: m.learner_id,
+                username: m.username.clone(),
+                usage_key: m.usage_key.clone(),
+                status: OutcomeStatus::Succeeded,
+                reason: None,
+                old_grade: m.grade,
+                old_max_grade: m.max_grade,
+                new_grade: Some(2.0),
+                new_max_grade: Some(2.0),
+            })
+            .collect(),
+        events: modules
+            .iter()
+            .map(|m| NewEvent {
+                task_id: Some(task.id),
+                event_type: "edx.grades.problem.rescored".into(),
+                time: now,
+                username: m.username.clone(),
+                user_id: m.learner_id,
+                course_key: m.course_key.clone(),
+                usage_key: Some(m.usage_key.clone()),
+                requester: task.requester.clone(),
+                payload: json!({"new_weighted_earned": 2.0, "problem_id": m.usage_key}),
+            })
+            .collect(),
+    }
+}
+
+async fn claim(store: &Store, worker: &str) -> TaskRecord {
+    store
+        .claim_task(worker, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("a task to claim")
+}
+
+// ----- catalog -----------------------------------------------------------------------------------
+
+pub async fn courses_upsert_and_list(store: &Store) {
+    assert!(store.get_course(COURSE).await.unwrap().is_none());
+    let first = course_record(COURSE);
+    store.upsert_course(&first).await.unwrap();
+    store
+        .upsert_course(&course_record(OTHER_COURSE))
+        .await
+        .unwrap();
+    let renamed = CourseRecord {
+        display_name: "Circuits and Electronics".into(),
+        created: first.created + ChronoDuration::days(1),
+        ..first.clone()
+    };
+    store.upsert_course(&renamed).await.unwrap();
+    let got = store.get_course(COURSE).await.unwrap().unwrap();
+    assert_eq!(got.display_name, "Circuits and Electronics");
+    assert_eq!(
+        got.created, first.created,
+        "creation time is kept on update"
+    );
+    let keys: Vec<String> = store
+        .list_courses()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.key)
+        .collect();
+    assert_eq!(keys, vec![OTHER_COURSE.to_string(), COURSE.to_string()]);
+}
+
+pub async fn blocks_tree_order_and_key_forms(store: &Store) {
+    store.upsert_course(&course_record(COURSE)).await.unwrap();
+    assert_eq!(store.upsert_blocks(&course_tree()).await.unwrap(), 11);
+    let names: Vec<String> = store
+        .list_blocks(COURSE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.usage_key.rsplit('@').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "course", "ch1", "s1", "v1", "p1", "p2", "s2", "p3", "ch2", "s3", "h1"
+        ]
+    );
+
+    let by_new = store
+        .get_block(&key("problem", "p2"))
+        .await
+        .unwrap()
+        .unwrap();
+    let by_old = store
+        .get_block(&legacy("problem", "p2"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_new, by_old);
+    assert_eq!(by_new.settings["graded"], json!(true));
+    assert!(store.get_block("block-v1:nope").await.unwrap().is_none());
+
+    let problems: Vec<String> = store
+        .descendants(&key("chapter", "ch1"), Some("problem"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.usage_key)
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            key("problem", "p1"),
+            key("problem", "p2"),
+            key("problem", "p3")
+        ]
+    );
+    let under_s1 = store
+        .descendants(&legacy("sequential", "s1"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        under_s1.len(),
+        3,
+        "v1, p1, p2; the block itself is excluded"
+    );
+    assert!(
+        store
+            .descendants(&key("problem", "p1"), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Upsert moves p3 under s1 (after v1) and renames it.
+    let mut p3 = block("problem", "p3", Some(("sequential", "s1")), 1);
+    p3.display_name = "Moved".into();
+    store.upsert_blocks(&[p3]).await.unwrap();
+    let under_s1: Vec<String> = store
+        .descendants(&key("sequential", "s1"), Some("problem"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.display_name)
+        .collect();
+    assert_eq!(under_s1, vec!["problem p1", "problem p2", "Moved"]);
+
+    // A legacy key already used by another block is refused.
+    let mut clash = block("problem", "p9", Some(("vertical", "v1")), 5);
+    clash.legacy_key = Some(legacy("problem", "p1"));
+    assert!(matches!(
+        store.upsert_blocks(&[clash]).await,
+        Err(StoreError::Conflict { .. })
+    ));
+}
+
+pub async fn problem_versions_only_on_change(store: &Store) {
+    store.upsert_course(&course_record(COURSE)).await.unwrap();
+    store.upsert_blocks(&course_tree()).await.unwrap();
+    let p1 = key("problem", "p1");
+    assert!(store.current_problem_version(&p1).await.unwrap().is_none());
+
+    let v1 = store
+        .put_problem_version(&p1, "<problem>1</problem>", "h1")
+        .await
+        .unwrap();
+    assert!(v1.created);
+    assert_eq!(v1.version, 1);
+    let same = store
+        .put_problem_version(&legacy("problem", "p1"), "<problem>1</problem>", "h1")
+        .await
+        .unwrap();
+    assert!(!same.created);
+    assert_eq!(same.version, 1);
+    let v2 = store
+        .put_problem_version(&p1, "<problem>2</problem>", "h2")
+        .await
+        .unwrap();
+    assert!(v2.created);
+    assert_eq!(v2.version, 2);
+
+    let current = store
+        .current_problem_version(&legacy("problem", "p1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (current.version, current.xml.as_str()),
+        (2, "<problem>2</problem>")
+    );
+    assert!(!current.created);
+    let old = store.problem_version(&p1, 1).await.unwrap().unwrap();
+    assert_eq!(old.xml, "<problem>1</problem>");
+    assert!(store.problem_version(&p1, 3).await.unwrap().is_none());
+    let all: Vec<i64> = store
+        .list_problem_versions(&p1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(all, vec![1, 2]);
+    // Going back to the first content is a change too.
+    let v3 = store
+        .put_problem_version(&p1, "<problem>1</problem>", "h1")
+        .await
+        .unwrap();
+    assert_eq!((v3.version, v3.created), (3, true));
+
+    assert!(matches!(
+        store
+            .put_problem_version(&key("problem", "missing"), "<problem/>", "x")
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+pub async fn import_is_all_or_nothing(store: &Store) {
+    let course = course_record(COURSE);
+    let versions = vec![
+        NewProblemVersion {
+            usage_key: key("problem", "p1"),
+            xml: "<problem>a</problem>".into(),
+            content_hash: "a".into(),
+        },
+        NewProblemVersion {
+            usage_key: key("problem", "p2"),
+            xml: "<problem>b</problem>".into(),
+            content_hash: "b".into(),
+        },
+    ];
+    // A version for a block that is neither imported nor stored fails the whole import.
+    let mut bad = versions.clone();
+    bad.push(NewProblemVersion {
+        usage_key: key("problem", "ghost"),
+        xml: "<problem/>".into(),
+        content_hash: "g".into(),
+    });
+    assert!(
+        store
+            .import_course_atomically(&course, &course_tree(), &bad)
+            .await
+            .is_err()
+    );
+    assert!(store.get_course(COURSE).await.unwrap().is_none());
+    assert!(
+        store
+            .get_block(&key("problem", "p1"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // So does a block of another course.
+    let mut foreign = course_tree();
+    foreign[0].course_key = OTHER_COURSE.into();
+    assert!(matches!(
+        store
+            .import_course_atomically(&course, &foreign, &versions)
+            .await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert!(store.list_courses().await.unwrap().is_empty());
+
+    let report = store
+        .import_course_atomically(&course, &course_tree(), &versions)
+        .await
+        .unwrap();
+    assert!(report.course_created);
+    assert_eq!(
+        (
+            report.blocks,
+            report.versions_created,
+            report.versions_unchanged
+        ),
+        (11, 2, 0)
+    );
+
+    // Re-import: one problem changed, one block dropped from the tree.
+    let mut changed = versions.clone();
+    changed[1].xml = "<problem>b2</problem>".into();
+    changed[1].content_hash = "b2".into();
+    let fewer: Vec<BlockRecord> = course_tree()
+        .into_iter()
+        .filter(|b| !b.usage_key.ends_with("@h1"))
+        .collect();
+    let report = store
+        .import_course_atomically(&course, &fewer, &changed)
+        .await
+        .unwrap();
+    assert!(!report.course_created);
+    assert_eq!(report.stale_blocks, 1);
+    assert_eq!((report.versions_created, report.versions_unchanged), (1, 1));
+    let p2 = store
+        .current_problem_version(&key("problem", "p2"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p2.version, 2);
+}
+
+// ----- learners ----------------------------------------------------------------------------------
+
+pub async fn learners_upsert_and_find(store: &Store) {
+    let learners = vec![
+        LearnerRecord {
+            id: 7,
+            username: "ada".into(),
+            email: "ada@example.com".into(),
+        },
+        LearnerRecord {
+            id: 8,
+            username: "alan".into(),
+            email: "alan@example.com".into(),
+        },
+    ];
+    assert_eq!(store.upsert_learners(&learners).await.unwrap(), 2);
+    // Same id → update.
+    let renamed = LearnerRecord {
+        id: 7,
+        username: "ada_l".into(),
+        email: "ada@lovelace.org".into(),
+    };
+    assert_eq!(
+        store
+            .upsert_learners(std::slice::from_ref(&renamed))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.get_learner(7).await.unwrap().unwrap(), renamed);
+    assert_eq!(
+        store
+            .find_learner("ada@lovelace.org")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        7
+    );
+    assert_eq!(store.find_learner("alan").await.unwrap().unwrap().id, 8);
+    assert!(store.find_learner("ada").await.unwrap().is_none());
+
+    // A username that belongs to another id: refused, and nothing of the batch is written.
+    let batch = vec![
+        LearnerRecord {
+            id: 9,
+            username: "grace".into(),
+            email: "grace@example.com".into(),
+        },
+        LearnerRecord {
+            id: 10,
+            username: "alan".into(),
+            email: "other@example.com".into(),
+        },
+    ];
+    assert!(matches!(
+        store.upsert_learners(&batch).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(store.get_learner(9).await.unwrap().is_none());
+    assert_eq!(store.count_learners().await.unwrap(), 2);
+
+    let created = store
+        .create_learner("grace", "grace@example.com")
+        .await
+        .unwrap();
+    assert!(created.id > 8);
+    assert_eq!(store.count_learners().await.unwrap(), 3);
+    assert!(matches!(
+        store.create_learner("grace", "g2@example.com").await,
+        Err(StoreError::Conflict { .. })
+    ));
+}
+
+// ----- modules -----------------------------------------------------------------------------------
+
+pub async fn modules_count_fetch_and_get(store: &Store) {
+    let learners = seed(store, 25).await;
+    let p1 = key("problem", "p1");
+    let p2 = key("problem", "p2");
+    assert_eq!(
+        store
+            .count_modules(&scope(std::slice::from_ref(&p1)))
+            .await
+            .unwrap(),
+        25
+    );
+    assert_eq!(
+        store
+            .count_modules(&scope(&[legacy("problem", "p1")]))
+            .await
+            .unwrap(),
+        25
+    );
+    assert_eq!(
+        store
+            .count_modules(&scope(&[p1.clone(), p2.clone()]))
+            .await
+            .unwrap(),
+        50
+    );
+    assert_eq!(
+        store.count_modules(&scope(&[])).await.unwrap(),
+        50,
+        "empty = whole course"
+    );
+    let one_learner = ModuleScope {
+        learner_id: Some(learners[3].id),
+        ..scope(&[])
+    };
+    assert_eq!(store.count_modules(&one_learner).await.unwrap(), 2);
+
+    for (keys, expected) in [
+        (vec![p1.clone()], 25),
+        (vec![legacy("problem", "p2")], 25),
+        (vec![p1.clone(), p2.clone()], 50),
+        (vec![], 50),
+    ] {
+        for page in [1, 7, 1000] {
+            let rows = fetch_all(store, &scope(&keys), page).await;
+            assert_eq!(rows.len(), expected, "keys {keys:?} page {page}");
+            assert!(rows.windows(2).all(|w| w[0].id < w[1].id), "ascending ids");
+        }
+    }
+    let rows = fetch_all(store, &one_learner, 1).await;
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|m| m.username == learners[3].username));
+
+    let m = store
+        .get_module(learners[0].id, COURSE, &legacy("problem", "p2"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (m.usage_key.as_str(), m.username.as_str()),
+        (p2.as_str(), "learner1")
+    );
+    assert_eq!(
+        (m.grade, m.max_grade, m.done.as_str()),
+        (Some(1.0), Some(2.0), "na")
+    );
+    assert_eq!(m.state.as_deref(), Some(r#"{"attempts": 1, "seed": 1001}"#));
+    assert!(
+        store
+            .get_module(learners[0].id, COURSE, &key("problem", "p3"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Duplicates and unknown learners are refused; nothing of the batch is written.
+    let dup = NewModule {
+        learner_id: learners[0].id,
+        course_key: COURSE.into(),
+        usage_key: p1.clone(),
+        module_type: "problem".into(),
+        state: None,
+        grade: None,
+        max_grade: None,
+    };
+    let fresh = NewModule {
+        usage_key: key("problem", "p3"),
+        ..dup.clone()
+    };
+    assert!(matches!(
+        store.insert_modules(&[fresh.clone(), dup.clone()]).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(matches!(
+        store
+            .insert_modules(&[NewModule {
+                learner_id: 99,
+                ..fresh.clone()
+            }])
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(store.count_modules(&scope(&[])).await.unwrap(), 50);
+
+    // upsert_modules: replaces by (learner, usage key, course), inserts the rest.
+    let mut replaced = m.clone();
+    replaced.state = None;
+    replaced.grade = Some(0.5);
+    replaced.done = "f".into();
+    let mut new_one = m.clone();
+    new_one.usage_key = key("problem", "p3");
+    assert_eq!(store.upsert_modules(&[replaced, new_one]).await.unwrap(), 2);
+    let again = store
+        .get_module(learners[0].id, COURSE, &p2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            again.id,
+            again.state.clone(),
+            again.grade,
+            again.done.as_str()
+        ),
+        (m.id, None, Some(0.5), "f")
+    );
+    assert_eq!(store.count_modules(&scope(&[])).await.unwrap(), 51);
+}
+
+pub async fn module_scan_many_keys(store: &Store) {
+    seed(store, 3).await;
+    // 20 problem keys (more than are merged per key), of which only p1 and p2 have modules.
+    let mut keys: Vec<String> = (0..18).map(|i| key("problem", &format!("x{i}"))).collect();
+    keys.push(key("problem", "p2"));
+    keys.push(key("problem", "p1"));
+    let rows = fetch_all(store, &scope(&keys), 2).await;
+    assert_eq!(rows.len(), 6);
+    assert!(rows.windows(2).all(|w| w[0].id < w[1].id));
+    // Another course's modules never leak in.
+    store
+        .upsert_course(&course_record(OTHER_COURSE))
+        .await
+        .unwrap();
+    store
+        .insert_modules(&[NewModule {
+            learner_id: 1001,
+            course_key: OTHER_COURSE.into(),
+            usage_key: key("problem", "p1"),
+            module_type: "problem".into(),
+            state: None,
+            grade: None,
+            max_grade: None,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(fetch_all(store, &scope(&[]), 4).await.len(), 6);
+    assert_eq!(fetch_all(store, &scope(&keys), 4).await.len(), 6);
+    assert_eq!(store.count_modules(&scope(&keys)).await.unwrap(), 6);
+}
+
+pub async fn module_stream_with_concurrent_inserts(store: &Store) {
+    let learners = seed(store, 300).await;
+    let p1 = key("problem", "p1");
+    let before: HashSet<i64> = fetch_all(store, &scope(std::slice::from_ref(&p1)), 1000)
+        .await
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(before.len(), 300);
+
+    // New learners with p1 modules arrive while the scan runs.
+    let writer = {
+        let store = store.clone();
+        let p1 = p1.clone();
+        tokio::spawn(async move {
+            for batch in 0..20 {
+                let new: Vec<LearnerRecord> = (0..10)
+                    .map(|i| {
+                        let id = 5000 + batch * 10 + i;
+                        LearnerRecord {
+                            id,
+                            username: format!("late{id}"),
+                            email: format!("late{id}@x.org"),
+                        }
+                    })
+                    .collect();
+                store.upsert_learners(&new).await.unwrap();
+                let modules: Vec<NewModule> = new
+                    .iter()
+                    .map(|l| NewModule {
+                        learner_id: l.id,
+                        course_key: COURSE.into(),
+                        usage_key: p1.clone(),
+                        module_type: "problem".into(),
+                        state: None,
+                        grade: None,
+                        max_grade: None,
+                    })
+                    .collect();
+                store.insert_modules(&modules).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let rows = store
+            .fetch_modules(&scope(std::slice::from_ref(&p1)), after, 17)
+            .await
+            .unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        after = rows.last().unwrap().id;
+        seen.extend(rows.into_iter().map(|m| m.id));
+        tokio::task::yield_now().await;
+    }
+    writer.await.unwrap();
+    let unique: HashSet<i64> = seen.iter().copied().collect();
+    assert_eq!(unique.len(), seen.len(), "no module twice");
+    assert!(
+        before.is_subset(&unique),
+        "no module that existed at the start is missed"
+    );
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+    // Everything inserted meanwhile got a larger id, so a final page from the cursor has them.
+    let rest = fetch_all(store, &scope(std::slice::from_ref(&p1)), 1000).await;
+    assert_eq!(rest.len(), 300 + 200);
+    assert_eq!(learners.len(), 300);
+}
+
+// ----- tasks: dedup ------------------------------------------------------------------------------
+
+pub async fn dedup_refuses_identical_active_task(store: &Store) {
+    let first = store.submit_task(&new_task("k1")).await.unwrap();
+    assert_eq!(first.state, TaskState::Queued);
+    assert_eq!((first.cursor, first.attempts, first.total), (0, 0, None));
+
+    match store.submit_task(&new_task("k1")).await {
+        Err(SubmitError::AlreadyRunning { existing }) => assert_eq!(existing.id, first.id),
+        other => panic!("expected AlreadyRunning, got {other:?}"),
+    }
+    // Other key, type or course: fine.
+    store.submit_task(&new_task("k2")).await.unwrap();
+    store
+        .submit_task(&NewTask {
+            task_type: "reset_problem_attempts".into(),
+            ..new_task("k1")
+        })
+        .await
+        .unwrap();
+    store
+        .submit_task(&NewTask {
+            course_key: OTHER_COURSE.into(),
+            ..new_task("k1")
+        })
+        .await
+        .unwrap();
+
+    // Still refused while running; allowed again once finished.
+    let running = claim(store, "w1").await;
+    assert_eq!(running.id, first.id);
+    assert!(matches!(
+        store.submit_task(&new_task("k1")).await,
+        Err(SubmitError::AlreadyRunning { .. })
+    ));
+    store
+        .finish_task(first.id, "w1", FinalState::Success)
+        .await
+        .unwrap();
+    let again = store.submit_task(&new_task("k1")).await.unwrap();
+    // And after a revoke.
+    store.request_cancel(again.id).await.unwrap();
+    store.submit_task(&new_task("k1")).await.unwrap();
+
+    // The same task id twice is a conflict, not a dedup refusal.
+    let t = new_task("k3");
+    store.submit_task(&t).await.unwrap();
+    let same_id = NewTask {
+        task_key: "k4".into(),
+        ..t
+    };
+    assert!(matches!(
+        store.submit_task(&same_id).await,
+        Err(SubmitError::Store(StoreError::Conflict { .. }))
+    ));
+}
+
+pub async fn dedup_concurrent_submits_one_wins(store: &Store) {
+    for round in 0..5 {
+        let task_key = format!("race{round}");
+        let handles: Vec<_> = (0..12)
+            .map(|_| {
+                let store = store.clone();
+                let task = new_task(&task_key);
+                tokio::spawn(async move { store.submit_task(&task).await })
+            })
+            .collect();
+        let mut won = Vec::new();
+        let mut refused = Vec::new();
+        for h in handles {
+            match h.await.unwrap() {
+                Ok(t) => won.push(t.id),
+                Err(SubmitError::AlreadyRunning { existing }) => refused.push(existing.id),
+                Err(e) => panic!("unexpected error {e}"),
+            }
+        }
+        assert_eq!(won.len(), 1, "exactly one submission wins");
+        assert_eq!(refused.len(), 11);
+        assert!(
+            refused.iter().all(|id| *id == won[0]),
+            "refusals name the winner"
+        );
+    }
+    let active = store
+        .list_tasks(&TaskFilter {
+            states: vec![TaskState::Queued],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(active.len(), 5);
+}
+
+// ----- tasks: claim and leases -------------------------------------------------------------------
+
+pub async fn claim_oldest_first_and_never_twice(store: &Store) {
+    assert!(
+        store
+            .claim_task("w", Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut submitted = Vec::new();
+    for i in 0..30 {
+        submitted.push(
+            store
+                .submit_task(&new_task(&format!("c{i}")))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let first = claim(store, "w0").await;
+    assert_eq!(first.id, submitted[0], "oldest first");
+    assert_eq!(first.state, TaskState::Running);
+    assert_eq!(first.lease_owner.as_deref(), Some("w0"));
+    assert_eq!(first.attempts, 1);
+    assert!(first.started_at.is_some());
+    assert!(first.lease_expires_at.unwrap() > Utc::now());
+
+    let handles: Vec<_> = (0..8)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(t) = store
+                    .claim_task(&format!("w{}", w + 1), Duration::from_secs(60))
+                    .await
+                    .unwrap()
+                {
+                    mine.push(t.id);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut claimed = vec![first.id];
+    for h in handles {
+        claimed.extend(h.await.unwrap());
+    }
+    let unique: HashSet<Uuid> = claimed.iter().copied().collect();
+    assert_eq!(claimed.len(), 30, "every task claimed once");
+    assert_eq!(unique.len(), 30, "no task claimed twice");
+}
+
+pub async fn expired_lease_is_reclaimed_live_one_is_not(store: &Store) {
+    let a = store.submit_task(&new_task("a")).await.unwrap();
+    let b = store.submit_task(&new_task("b")).await.unwrap();
+    let live = claim(store, "alive").await;
+    assert_eq!(live.id, a.id);
+    let short = store
+        .claim_task("dead", Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(short.id, b.id);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    let rescued = claim(store, "rescuer").await;
+    assert_eq!(rescued.id, b.id, "expired lease is taken over");
+    assert_eq!(rescued.attempts, 2);
+    assert_eq!(rescued.lease_owner.as_deref(), Some("rescuer"));
+    assert_eq!(rescued.started_at, short.started_at, "started_at is kept");
+    assert!(
+        store
+            .claim_task("other", Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_none(),
+        "live leases are not taken"
+    );
+
+    assert_eq!(
+        store
+            .renew_lease(b.id, "dead", Duration::from_secs(5))
+            .await
+            .unwrap(),
+        LeaseStatus::Lost
+    );
+    assert_eq!(
+        store
+            .renew_lease(b.id, "rescuer", Duration::from_secs(5))
+            .await
+            .unwrap(),
+        LeaseStatus::Held {
+            cancel_requested: false
+        }
+    );
+    // A renewed lease does not expire.
+    let renewed = store.get_task(b.id).await.unwrap().unwrap();
+    assert!(renewed.lease_expires_at.unwrap() > Utc::now() + ChronoDuration::seconds(3));
+    assert_eq!(
+        store
+            .get_task(a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .lease_owner
+            .as_deref(),
+        Some("alive")
+    );
+}
+
+// ----- tasks: chunks -------------------------------------------------------------------------------
+
+pub async fn commit_chunk_counts_cursor_and_effects(store: &Store) {
+    seed(store, 10).await;
+    let p1 = key("problem", "p1");
+    store.submit_task(&new_task("p1")).await.unwrap();
+    let task = claim(store, "w").await;
+    let total = store
+        .count_modules(&scope(std::slice::from_ref(&p1)))
+        .await
+        .unwrap();
+    store.set_task_total(task.id, "w", total).await.unwrap();
+
+    let page1 = store
+        .fetch_modules(&scope(std::slice::from_ref(&p1)), task.cursor, 6)
+        .await
+        .unwrap();
+    let ack1 = store
+        .commit_chunk(&rescore_chunk(&task, "w", &page1))
+        .await
+        .unwrap();
+    assert_eq!(
+        ack1.counts,
+        Counts {
+            attempted: 6,
+            succeeded: 6,
+            skipped: 0,
+            failed: 0
+        }
+    );
+    assert_eq!(
+        (ack1.total, ack1.cursor, ack1.cancel_requested),
+        (Some(10), page1[5].id, false)
+    );
+
+    let page2 = store
+        .fetch_modules(&scope(std::slice::from_ref(&p1)), ack1.cursor, 6)
+        .await
+        .unwrap();
+    assert_eq!(page2.len(), 4);
+    let mut chunk = rescore_chunk(&task, "w", &page2);
+    chunk.deltas = Counts {
+        attempted: 4,
+        succeeded: 2,
+        skipped: 1,
+        failed: 1,
+    };
+    chunk.outcomes[2].status = OutcomeStatus::Skipped;
+    chunk.outcomes[2].reason = Some("no submission".into());
+    chunk.outcomes[3].status = OutcomeStatus::Failed;
+    chunk.outcomes[3].reason = Some("grader error".into());
+    let ack2 = store.commit_chunk(&chunk).await.unwrap();
+    assert_eq!(
+        ack2.counts,
+        Counts {
+            attempted: 10,
+            succeeded: 8,
+            skipped: 1,
+            failed: 1
+        }
+    );
+
+    let stored = store.get_task(task.id).await.unwrap().unwrap();
+    assert_eq!(stored.counts(), ack2.counts);
+    assert_eq!(stored.cursor, page2[3].id);
+    assert!(stored.updated_at >= task.updated_at);
+
+    let m = store
+        .get_module(page1[0].learner_id, COURSE, &p1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((m.grade, m.max_grade), (Some(2.0), Some(2.0)));
+    assert!(m.state.unwrap().contains("rescored"));
+    // p2 modules untouched.
+    let other = store
+        .get_module(page1[0].learner_id, COURSE, &key("problem", "p2"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(other.grade, Some(1.0));
+
+    assert_eq!(store.count_outcomes(task.id, None).await.unwrap(), 10);
+    assert_eq!(
+        store
+            .count_outcomes(task.id, Some(OutcomeStatus::Succeeded))
+            .await
+            .unwrap(),
+        8
+    );
+    let failed = store
+        .list_outcomes(task.id, Some(OutcomeStatus::Failed), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].reason.as_deref(), Some("grader error"));
+    assert_eq!(failed[0].module_id, Some(page2[3].id));
+    assert_eq!(
+        (failed[0].old_grade, failed[0].new_grade),
+        (Some(1.0), Some(2.0))
+    );
+    assert_eq!(store.count_events(task.id).await.unwrap(), 10);
+    let done = store
+        .finish_task(task.id, "w", FinalState::Success)
+        .await
+        .unwrap();
+    assert_eq!(done.state, TaskState::Success);
+    assert!(done.finished_at.is_some());
+    assert!(done.error.is_none());
+}
+
+pub async fn commit_chunk_inserts_and_deletes_modules(store: &Store) {
+    let learners = seed(store, 4).await;
+    let p3 = key("problem", "p3");
+    store.submit_task(&new_task("override")).await.unwrap();
+    let task = claim(store, "w").await;
+    // Override for a learner without a p3 module: insert, outcome resolved to the new row.
+    let chunk = ChunkCommit {
+        task_id: task.id,
+        worker: "w".into(),
+        new_cursor: 0,
+        deltas: Counts {
+            attempted: 1,
+            succeeded: 1,
+            ..Counts::default()
+        },
+        module_updates: vec![],
+        module_inserts: vec![NewModule {
+            learner_id: learners[0].id,
+            course_key: COURSE.into(),
+            usage_key: p3.clone(),
+            module_type: "problem".into(),
+            state: Some("{}".into()),
+            grade: Some(3.0),
+            max_grade: Some(4.0),
+        }],
+        module_deletes: vec![],
+        outcomes: vec![NewOutcome {
+            module_id: None,
+            learner_id: learners[0].id,
+            username: learners[0].username.clone(),
+            usage_key: p3.clone(),
+            status: OutcomeStatus::Succeeded,
+            reason: None,
+            old_grade: None,
+            old_max_grade: None,
+            new_grade: Some(3.0),
+            new_max_grade: Some(4.0),
+        }],
+        events: vec![NewEvent {
+            task_id: None,
+            event_type: "edx.grades.problem.score_overridden".into(),
+            time: Utc::now(),
+            username: learners[0].username.clone(),
+            user_id: learners[0].id,
+            course_key: COURSE.into(),
+            usage_key: Some(p3.clone()),
+            requester: "staff".into(),
+            payload: json!({"new_weighted_earned": 3.0}),
+        }],
+    };
+    store.commit_chunk(&chunk).await.unwrap();
+    let created = store
+        .get_module(learners[0].id, COURSE, &p3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(created.grade, Some(3.0));
+    let outcomes = store.list_outcomes(task.id, None, 0, 10).await.unwrap();
+    assert_eq!(outcomes[0].module_id, Some(created.id));
+    let events = store
+        .list_events(&EventFilter {
+            task_id: Some(task.id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        events.len(),
+        1,
+        "an event without task id belongs to the committing task"
+    );
+    assert_eq!(events[0].payload, json!({"new_weighted_earned": 3.0}));
+
+    // Delete state of learner 2's p1 module.
+    let victim = store
+        .get_module(learners[1].id, COURSE, &key("problem", "p1"))
+        .await
+        .unwrap()
+        .unwrap();
+    let delete = ChunkCommit {
+        module_inserts: vec![],
+        module_deletes: vec![victim.id],
+        outcomes: vec![],
+        events: vec![],
+        ..chunk
+    };
+    store.commit_chunk(&delete).await.unwrap();
+    assert!(
+        store
+            .get_module(learners[1].id, COURSE, &key("problem", "p1"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn stale_worker_is_fenced_and_writes_nothing(store: &Store) {
+    seed(store, 5).await;
+    let p1 = key("problem", "p1");
+    store.submit_task(&new_task("fence")).await.unwrap();
+    let zombie_view = store
+        .claim_task("zombie", Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let fresh = claim(store, "fresh").await;
+    assert_eq!(fresh.id, zombie_view.id);
+
+    let modules = store
+        .fetch_modules(&scope(std::slice::from_ref(&p1)), 0, 100)
+        .await
+        .unwrap();
+    let stale = rescore_chunk(&zombie_view, "zombie", &modules);
+    match store.commit_chunk(&stale).await {
+        Err(StoreError::LeaseLost { task_id, worker }) => {
+            assert_eq!((task_id, worker.as_str()), (fresh.id, "zombie"));
+        }
+        other => panic!("expected LeaseLost, got {other:?}"),
+    }
+    assert!(matches!(
+        store.set_task_total(fresh.id, "zombie", 5).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+    assert!(matches!(
+        store
+            .finish_task(fresh.id, "zombie", FinalState::Success)
+            .await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+    // Nothing of the stale chunk is visible.
+    let after = store.get_task(fresh.id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.counts(), after.cursor, after.total),
+        (Counts::default(), 0, None)
+    );
+    assert_eq!(store.count_outcomes(fresh.id, None).await.unwrap(), 0);
+    assert_eq!(store.count_events(fresh.id).await.unwrap(), 0);
+    let unchanged = store
+        .fetch_modules(&scope(std::slice::from_ref(&p1)), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(unchanged, modules);
+
+    // The current holder commits normally.
+    let ack = store
+        .commit_chunk(&rescore_chunk(&fresh, "fresh", &modules))
+        .await
+        .unwrap();
+    assert_eq!(ack.counts.succeeded, 5);
+}
+
+pub async fn outcome_is_recorded_once_per_module(store: &Store) {
+    seed(store, 3).await;
+    let p1 = key("problem", "p1");
+    store.submit_task(&new_task("once")).await.unwrap();
+    let task = claim(store, "w").await;
+    let modules = store
+        .fetch_modules(&scope(std::slice::from_ref(&p1)), 0, 100)
+        .await
+        .unwrap();
+    store
+        .commit_chunk(&rescore_chunk(&task, "w", &modules))
+        .await
+        .unwrap();
+    // The same chunk delivered again (e.g. a retried commit): no second outcome row.
+    store
+        .commit_chunk(&rescore_chunk(&task, "w", &modules))
+        .await
+        .unwrap();
+    assert_eq!(store.count_outcomes(task.id, None).await.unwrap(), 3);
+    // Another task may record the same module.
+    store
+        .finish_task(task.id, "w", FinalState::Success)
+        .await
+        .unwrap();
+    store.submit_task(&new_task("once")).await.unwrap();
+    let second = claim(store, "w").await;
+    store
+        .commit_chunk(&rescore_chunk(&second, "w", &modules))
+        .await
+        .unwrap();
+    assert_eq!(store.count_outcomes(second.id, None).await.unwrap(), 3);
+}
+
+// ----- tasks: cancel, finish, fail -------------------------------------------------------------------
+
+pub async fn cancel_queued_and_running(store: &Store) {
+    seed(store, 2).await;
+    let queued = store.submit_task(&new_task("q")).await.unwrap();
+    match store.request_cancel(queued.id).await.unwrap() {
+        CancelOutcome::Revoked(t) => {
+            assert_eq!(t.state, TaskState::Revoked);
+            assert!(t.cancel_requested && t.finished_at.is_some());
+        }
+        other => panic!("expected Revoked, got {other:?}"),
+    }
+    assert!(
+        store
+            .claim_task("w", Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_none(),
+        "revoked is never claimed"
+    );
+    assert!(matches!(
+        store.request_cancel(queued.id).await.unwrap(),
+        CancelOutcome::AlreadyFinished(_)
+    ));
+
+    store.submit_task(&new_task("r")).await.unwrap();
+    let running = claim(store, "w").await;
+    match store.request_cancel(running.id).await.unwrap() {
+        CancelOutcome::Requested(t) => {
+            assert_eq!((t.state, t.cancel_requested), (TaskState::Running, true))
+        }
+        other => panic!("expected Requested, got {other:?}"),
+    }
+    assert_eq!(
+        store
+            .renew_lease(running.id, "w", Duration::from_secs(5))
+            .await
+            .unwrap(),
+        LeaseStatus::Held {
+            cancel_requested: true
+        }
+    );
+    let modules = store
+        .fetch_modules(&scope(&[key("problem", "p1")]), 0, 1)
+        .await
+        .unwrap();
+    let ack = store
+        .commit_chunk(&rescore_chunk(&running, "w", &modules))
+        .await
+        .unwrap();
+    assert!(ack.cancel_requested);
+    let revoked = store
+        .finish_task(running.id, "w", FinalState::Revoked)
+        .await
+        .unwrap();
+    assert_eq!(revoked.state, TaskState::Revoked);
+    assert_eq!(
+        revoked.attempted, 1,
+        "work done before the cancel stays counted"
+    );
+
+    assert!(matches!(
+        store.request_cancel(Uuid::new_v4()).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // Cancel requested, then the worker died: the next claim revokes it instead of running it.
+    let orphan = store.submit_task(&new_task("orphan")).await.unwrap();
+    store
+        .claim_task("dying", Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    store.request_cancel(orphan.id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(
+        store
+            .claim_task("w2", Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.get_task(orphan.id).await.unwrap().unwrap().state,
+        TaskState::Revoked
+    );
+}
+
+pub async fn finish_and_force_fail(store: &Store) {
+    store.submit_task(&new_task("f1")).await.unwrap();
+    let task = claim(store, "w").await;
+    let error = json!({"exception": "ValueError", "message": "bad input"});
+    let failed = store
+        .finish_task(
+            task.id,
+            "w",
+            FinalState::Failure {
+                error: error.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (failed.state, failed.error.clone()),
+        (TaskState::Failure, Some(error))
+    );
+    assert!(failed.state.is_ready());
+    assert!(matches!(
+        store.finish_task(task.id, "w", FinalState::Success).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+
+    // Operator force-fail of a running task: its worker is fenced out.
+    store.submit_task(&new_task("f2")).await.unwrap();
+    let stuck = claim(store, "w").await;
+    let forced = store.fail_task(stuck.id, "stuck for 3 days").await.unwrap();
+    assert_eq!(forced.state, TaskState::Failure);
+    assert_eq!(
+        forced.error.as_ref().unwrap()["message"],
+        json!("stuck for 3 days")
+    );
+    assert_eq!(
+        store
+            .renew_lease(stuck.id, "w", Duration::from_secs(5))
+            .await
+            .unwrap(),
+        LeaseStatus::Lost
+    );
+    assert!(matches!(
+        store.fail_task(stuck.id, "again").await,
+        Err(StoreError::TaskFinished {
+            state: TaskState::Failure,
+            ..
+        })
+    ));
+    // ... and of a queued one.
+    let queued = store.submit_task(&new_task("f3")).await.unwrap();
+    assert_eq!(
+        store
+            .fail_task(queued.id, "never mind")
+            .await
+            .unwrap()
+            .state,
+        TaskState::Failure
+    );
+    assert!(matches!(
+        store.fail_task(Uuid::new_v4(), "x").await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+// ----- listings ------------------------------------------------------------------------------------
+
+pub async fn list_tasks_filters_and_order(store: &Store) {
+    let mut ids = Vec::new();
+    for (i, (course, ty, requester)) in [
+        (COURSE, "rescore_problem", "alice"),
+        (COURSE, "reset_problem_attempts", "bob"),
+        (OTHER_COURSE, "rescore_problem", "alice"),
+        (COURSE, "rescore_problem", "bob"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let t = NewTask {
+            course_key: course.into(),
+            task_type: ty.into(),
+            requester: requester.into(),
+            ..new_task(&format!("k{i}"))
+        };
+        ids.push(store.submit_task(&t).await.unwrap().id);
+    }
+    let running = claim(store, "w").await; // the oldest
+    assert_eq!(running.id, ids[0]);
+
+    let all: Vec<Uuid> = store
+        .list_tasks(&TaskFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(all, vec![ids[3], ids[2], ids[1], ids[0]], "newest first");
+
+    let list = |f: TaskFilter| async move {
+        store
+            .list_tasks(&f)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list(TaskFilter {
+            course_key: Some(COURSE.into()),
+            ..Default::default()
+        })
+        .await,
+        vec![ids[3], ids[1], ids[0]]
+    );
+    assert_eq!(
+        list(TaskFilter {
+            requester: Some("alice".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![ids[2], ids[0]]
+    );
+    assert_eq!(
+        list(TaskFilter {
+            task_type: Some("reset_problem_attempts".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![ids[1]]
+    );
+    assert_eq!(
+        list(TaskFilter {
+            task_key: Some("k2".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![ids[2]]
+    );
+    assert_eq!(
+        list(TaskFilter {
+            states: vec![TaskState::Running],
+            ..Default::default()
+        })
+        .await,
+        vec![ids[0]]
+    );
+    assert_eq!(
+        list(TaskFilter {
+            states: vec![TaskState::Running, TaskState::Queued],
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await,
+        vec![ids[3], ids[2]]
+    );
+    assert!(
+        list(TaskFilter {
+            states: vec![TaskState::Success],
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+    let got = store.get_task(ids[2]).await.unwrap().unwrap();
+    assert_eq!(got.input["only_if_higher"], json!(false));
+    assert!(store.get_task(Uuid::new_v4()).await.unwrap().is_none());
+}
+
+pub async fn outcomes_and_events_paging(store: &Store) {
+    seed(store, 30).await;
+    let p1 = key("problem", "p1");
+    store.submit_task(&new_task("page")).await.unwrap();
+    let task = claim(store, "w").await;
+    let modules = store
+        .fetch_modules(&scope(std::slice::from_ref(&p1)), 0, 100)
+        .await
+        .unwrap();
+    let mut chunk = rescore_chunk(&task, "w", &modules);
+    for (i, o) in chunk.outcomes.iter_mut().enumerate() {
+        o.status = [
+            OutcomeStatus::Succeeded,
+            OutcomeStatus::Skipped,
+            OutcomeStatus::Failed,
+        ][i % 3];
+    }
+    store.commit_chunk(&chunk).await.unwrap();
+    // Events outside any task.
+    let outside = NewEvent {
+        task_id: None,
+        ..chunk.events[0].clone()
+    };
+    assert_eq!(
+        store
+            .insert_events(&[outside.clone(), outside])
+            .await
+            .unwrap(),
+        2
+    );
+
+    let mut ids = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.list_outcomes(task.id, None, after, 7).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().unwrap().id;
+        ids.extend(page.iter().map(|o| o.id));
+    }
+    assert_eq!(ids.len(), 30);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    let failed = store
+        .list_outcomes(task.id, Some(OutcomeStatus::Failed), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 10);
+    assert!(
+        failed
+            .iter()
+            .all(|o| o.status == OutcomeStatus::Failed && o.task_id == task.id)
+    );
+    assert_eq!(
+        store
+            .count_outcomes(task.id, Some(OutcomeStatus::Skipped))
+            .await
+            .unwrap(),
+        10
+    );
+
+    assert_eq!(store.count_events(task.id).await.unwrap(), 30);
+    let first = store
+        .list_events(&EventFilter {
+            task_id: Some(task.id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 10);
+    assert_eq!(first[0].event_type, "edx.grades.problem.rescored");
+    assert_eq!(first[0].usage_key.as_deref(), Some(p1.as_str()));
+    let rest = store
+        .list_events(&EventFilter {
+            task_id: Some(task.id),
+            after_id: first[9].id,
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 20);
+    let by_course = store
+        .list_events(&EventFilter {
+            course_key: Some(COURSE.into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_course.len(), 32);
+    let every = store
+        .list_events(&EventFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(every.iter().filter(|e| e.task_id.is_none()).count(), 2);
+    assert!(
+        store
+            .list_events(&EventFilter {
+                course_key: Some(OTHER_COURSE.into()),
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn task_state_strings(_store: &Store) {
+    for state in TaskState::ALL {
+        assert_eq!(state.as_str().parse::<TaskState>().unwrap(), state);
+        assert_eq!(serde_json::to_value(state).unwrap(), json!(state.as_str()));
+    }
+    assert_eq!("running".parse::<TaskState>().unwrap(), TaskState::Running);
+    assert!("PROGRESS".parse::<TaskState>().is_err());
+    assert!(!TaskState::Queued.is_ready() && !TaskState::Running.is_ready());
+}
+
+/// Runs `$body!(name)` for every suite function, so each backend's test file lists them once.
+#[macro_export]
+macro_rules! for_each_suite_test {
+    ($m:ident) => {
+        $m!(
+            courses_upsert_and_list,
+            blocks_tree_order_and_key_forms,
+            problem_versions_only_on_change,
+            import_is_all_or_nothing,
+            learners_upsert_and_find,
+            modules_count_fetch_and_get,
+            module_scan_many_keys,
+            module_stream_with_concurrent_inserts,
+            dedup_refuses_identical_active_task,
+            dedup_concurrent_submits_one_wins,
+            claim_oldest_first_and_never_twice,
+            expired_lease_is_reclaimed_live_one_is_not,
+            commit_chunk_counts_cursor_and_effects,
+            commit_chunk_inserts_and_deletes_modules,
+            stale_worker_is_fenced_and_writes_nothing,
+            outcome_is_recorded_once_per_module,
+            cancel_queued_and_running,
+            finish_and_force_fail,
+            list_tasks_filters_and_order,
+            outcomes_and_events_paging,
+            task_state_strings
+        );
+    };
+}
