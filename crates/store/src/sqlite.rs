@@ -1248,9 +1248,7 @@ impl Backend for SqliteBackend {
         .map_err(StoreError::db(C))?;
         let existing = task_from_row(&existing)?;
         tx.rollback().await.map_err(StoreError::db(C))?;
-        Err(SubmitError::AlreadyRunning {
-            existing: Box::new(existing),
-        })
+        Err(SubmitError::AlreadyRunning { existing })
     }
 
     async fn get_task(&self, id: Uuid) -> Result<Option<TaskRecord>, StoreError> {
