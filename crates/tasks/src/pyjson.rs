@@ -125,7 +125,17 @@ pub fn to_py_json<T: Serialize + ?Sized>(value: &T) -> String {
 
 /// Appends a JSON string literal (Python style escaping).
 pub fn push_str_lit(out: &mut String, s: &str) {
-    push_json(out, s);
+    // Fast path for the common case (keys, ids, usernames): printable ASCII needing no escape.
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.reserve(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        push_json(out, s);
+    }
 }
 
 /// Appends a number the way the LMS would have stored it: integral values as integers (Python sums of
@@ -313,6 +323,24 @@ mod tests {
             to_py_json(&v),
             r#"{"a": [1, 2.5, "\u00e9\ud83d\ude00\u007f"], "b": {"c": null, "d": "q\"\\\n\u0001"}}"#
         );
+    }
+
+    #[test]
+    fn string_literals_fast_and_slow_paths_agree() {
+        for s in [
+            "plain id_2_1",
+            "",
+            "quote\"",
+            "back\\slash",
+            "tab\t",
+            "caf\u{e9}",
+            "\u{7f}",
+            "~ !",
+        ] {
+            let mut fast = String::new();
+            push_str_lit(&mut fast, s);
+            assert_eq!(fast, to_py_json(s), "{s:?}");
+        }
     }
 
     #[test]
