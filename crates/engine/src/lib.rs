@@ -1,1 +1,22 @@
-//! Runs bulk tasks: claim, stream modules in chunks, apply, commit.
+//! Runs coursetasks' bulk tasks: submission with validation and atomic dedup, claiming with
+//! leases, chunked and pipelined execution with per-chunk atomic commits, progress reports,
+//! cancellation at chunk boundaries, and resumption after a crash.
+//!
+//! This is the only library crate that knows both the store and the grading engine; it keeps the
+//! domain rules in `coursetasks-tasks` and the SQL in `coursetasks-store`.
+
+pub mod catalog;
+pub mod plan;
+pub mod pool;
+pub mod progress;
+pub mod runner;
+pub mod status;
+pub mod submit;
+
+pub use catalog::{CourseImport, ProblemSummary, import_course, summarize_problem};
+pub use plan::{ProblemTarget, TaskPlan, resolve};
+pub use pool::{PoolConfig, run_pool};
+pub use progress::{NoProgress, ProgressFn, ProgressSink};
+pub use runner::{Worker, WorkerConfig, WorkerError, resolve_task};
+pub use status::TaskView;
+pub use submit::{SubmitError, SubmitRequest, submit};

@@ -1,0 +1,135 @@
+//! Loading a course read from OLX into the store: the course, its block tree with settings, and a
+//! problem version per problem whose XML changed (by content hash). One transaction: a failure
+//! stores nothing.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use coursetasks_capa::Problem;
+use coursetasks_olx::{Block, Course, content_hash};
+use coursetasks_store::{BlockRecord, CourseRecord, ImportReport, NewProblemVersion, Store, StoreError};
+use serde::Serialize;
+
+/// What importing a course did, plus the rescorability of each problem.
+#[derive(Debug, Clone, Serialize)]
+pub struct CourseImport {
+    /// The course key.
+    pub course_key: String,
+    /// The store's counts (blocks written, versions created or unchanged).
+    pub report: ImportReport,
+    /// Every problem with its response types and rescorability, in tree order.
+    pub problems: Vec<ProblemSummary>,
+    /// How many problems use each response type.
+    pub response_type_counts: BTreeMap<String, usize>,
+}
+
+/// A problem as the import summary and `problems` list show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemSummary {
+    /// Usage key (`block-v1:` form).
+    pub usage_key: String,
+    /// Display name.
+    pub display_name: String,
+    /// Response tags in document order (`multiplechoiceresponse`, ...).
+    pub response_types: Vec<String>,
+    /// Raw maximum score (sum of input points); `None` when the XML does not load.
+    pub max_score: Option<f64>,
+    /// The block's weight setting.
+    pub weight: Option<f64>,
+    /// `None` when the problem can be rescored, else why not.
+    pub not_rescorable: Option<String>,
+}
+
+/// Summarises one problem's XML with the grading engine.
+pub fn summarize_problem(usage_key: &str, display_name: &str, html_id: &str, xml: &str, weight: Option<f64>) -> ProblemSummary {
+    let (response_types, max_score, not_rescorable) = match Problem::compile(xml, html_id) {
+        Ok(problem) => (
+            problem
+                .response_types()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            Some(problem.max_score()),
+            problem.rescorability().err().map(|n| n.to_string()),
+        ),
+        Err(e) => (
+            Vec::new(),
+            None,
+            Some(format!("the problem XML does not load: {}", e.message)),
+        ),
+    };
+    ProblemSummary {
+        usage_key: usage_key.to_owned(),
+        display_name: display_name.to_owned(),
+        response_types,
+        max_score,
+        weight,
+        not_rescorable,
+    }
+}
+
+fn block_record(course_key: &str, block: &Block, position: i64) -> BlockRecord {
+    BlockRecord {
+        usage_key: block.usage_key.clone(),
+        course_key: course_key.to_owned(),
+        block_type: block.block_type.clone(),
+        parent_key: block.parent.clone(),
+        display_name: block.display_name.clone().unwrap_or_default(),
+        position,
+        settings: serde_json::to_value(&block.settings).expect("settings serialize"),
+        legacy_key: Some(block.legacy_key.clone()),
+    }
+}
+
+/// Stores `course` (course, blocks, problem versions) in one transaction.
+pub async fn import_course(store: &Store, course: &Course) -> Result<CourseImport, StoreError> {
+    let course_key = course.key.to_string();
+    // Position = index among the parent's children, which keeps sibling order stable.
+    let mut positions = BTreeMap::new();
+    for block in &course.blocks {
+        for (i, child) in block.children.iter().enumerate() {
+            positions.insert(child.as_str(), i as i64);
+        }
+    }
+    let blocks: Vec<BlockRecord> = course
+        .blocks
+        .iter()
+        .map(|b| block_record(&course_key, b, positions.get(b.usage_key.as_str()).copied().unwrap_or(0)))
+        .collect();
+    let mut versions = Vec::new();
+    let mut problems = Vec::new();
+    let mut response_type_counts = BTreeMap::new();
+    for block in course.problems() {
+        let xml = block.problem_xml.clone().unwrap_or_default();
+        let summary = summarize_problem(
+            &block.usage_key,
+            block.display_name.as_deref().unwrap_or(""),
+            &block.html_id,
+            &xml,
+            block.settings.weight,
+        );
+        for t in &summary.response_types {
+            *response_type_counts.entry(t.clone()).or_insert(0) += 1;
+        }
+        problems.push(summary);
+        versions.push(NewProblemVersion {
+            usage_key: block.usage_key.clone(),
+            content_hash: content_hash(&xml),
+            xml,
+        });
+    }
+    let record = CourseRecord {
+        key: course_key.clone(),
+        display_name: course.display_name.clone(),
+        created: Utc::now(),
+    };
+    let report = store
+        .import_course_atomically(&record, &blocks, &versions)
+        .await?;
+    Ok(CourseImport {
+        course_key,
+        report,
+        problems,
+        response_type_counts,
+    })
+}
