@@ -45,8 +45,25 @@ pub fn bench_problem_xml() -> &'static str {
 pub fn bench_answers(n: usize) -> Vec<Map<String, Value>> {
     const OPT1: &[&str] = &["Mercury", "Venus", "Mercury", "Mars", "Mercury"];
     const OPT2: &[&str] = &["Argon", "Argon", "Oxygen", "Argon", "Nitrogen", "Argon"];
-    const NUM: &[&str] = &["2*pi/3", "2.0944", "2.1", "pi/3", "2*3.14159/3", "120", "2.09", "(2/3)*pi"];
-    const STR: &[&str] = &["Paris", "paris", " PARIS ", "Lyon", "paris, france", "Marseille", "Paris"];
+    const NUM: &[&str] = &[
+        "2*pi/3",
+        "2.0944",
+        "2.1",
+        "pi/3",
+        "2*3.14159/3",
+        "120",
+        "2.09",
+        "(2/3)*pi",
+    ];
+    const STR: &[&str] = &[
+        "Paris",
+        "paris",
+        " PARIS ",
+        "Lyon",
+        "paris, france",
+        "Marseille",
+        "Paris",
+    ];
     (0..n)
         .map(|i| {
             let mut m = Map::new();

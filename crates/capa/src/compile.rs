@@ -5,7 +5,10 @@ use crate::error::{GradingError, NotRescorable};
 use crate::ids;
 use crate::preprocess::{self, Context};
 use crate::py;
-use crate::responses::{self, Kind, Setup, annotation, children_named, choice, choicetext, formula, image, line, numerical, option, string, tag};
+use crate::responses::{
+    self, Kind, Setup, annotation, children_named, choice, choicetext, formula, image, line,
+    numerical, option, string, tag,
+};
 use roxmltree::Node;
 use std::sync::Arc;
 
@@ -43,10 +46,19 @@ pub(crate) struct Compiled {
 }
 
 const UNSUPPORTED_REASONS: &[(&str, &str)] = &[
-    ("customresponse", "graded by instructor Python (cfn or <answer>), which needs a sandbox"),
+    (
+        "customresponse",
+        "graded by instructor Python (cfn or <answer>), which needs a sandbox",
+    ),
     ("symbolicresponse", "graded by Python symbolic math"),
-    ("schematicresponse", "graded by instructor Python on the circuit"),
-    ("coderesponse", "graded asynchronously by an external xqueue grader"),
+    (
+        "schematicresponse",
+        "graded by instructor Python on the circuit",
+    ),
+    (
+        "coderesponse",
+        "graded asynchronously by an external xqueue grader",
+    ),
     ("externalresponse", "graded by an external HTTP service"),
 ];
 
@@ -83,11 +95,24 @@ pub(crate) fn build(text: &str, problem_id: &str, seed: u64) -> Result<Compiled,
                     );
                 }
             }
-            "include" => flag(&mut flags, n, "include", "<include> pulls files from the course that are not available here".into()),
-            "jsinput" => flag(&mut flags, n, "jsinput", "graded from JavaScript state by a Python check function".into()),
-            "hintgroup" if n.attribute("hintfn").is_some() => {
-                flag(&mut flags, n, "hintgroup", "hintfn runs Python while grading".into())
-            }
+            "include" => flag(
+                &mut flags,
+                n,
+                "include",
+                "<include> pulls files from the course that are not available here".into(),
+            ),
+            "jsinput" => flag(
+                &mut flags,
+                n,
+                "jsinput",
+                "graded from JavaScript state by a Python check function".into(),
+            ),
+            "hintgroup" if n.attribute("hintfn").is_some() => flag(
+                &mut flags,
+                n,
+                "hintgroup",
+                "hintfn runs Python while grading".into(),
+            ),
             _ => {}
         }
     }
@@ -115,7 +140,12 @@ pub(crate) fn build(text: &str, problem_id: &str, seed: u64) -> Result<Compiled,
             .map(|m| Arc::from(ids::input_id(problem_id, k, m)))
             .collect();
         if node.ancestors().skip(1).any(|a| is_response(&a)) {
-            flag(&mut flags, *node, rtag, "response nested inside another response".into());
+            flag(
+                &mut flags,
+                *node,
+                rtag,
+                "response nested inside another response".into(),
+            );
         }
         let spec = responses::spec(rtag);
         if let Some(spec) = &spec {
@@ -154,8 +184,11 @@ pub(crate) fn build(text: &str, problem_id: &str, seed: u64) -> Result<Compiled,
         let mut points = Vec::with_capacity(input_nodes.len());
         for i in &input_nodes {
             let raw = i.attribute("points").unwrap_or("1");
-            let p = py::parse_int(raw)
-                .ok_or_else(|| load_error(format!("ValueError: invalid literal for int() with base 10: '{raw}'")))?;
+            let p = py::parse_int(raw).ok_or_else(|| {
+                load_error(format!(
+                    "ValueError: invalid literal for int() with base 10: '{raw}'"
+                ))
+            })?;
             points.push(p as f64);
         }
         if rtag == "annotationresponse" {
@@ -176,7 +209,12 @@ pub(crate) fn build(text: &str, problem_id: &str, seed: u64) -> Result<Compiled,
         if let (Some(ht), Some(hg)) = (hint_tag, children_named(*node, "hintgroup").next())
             && children_named(hg, ht).next().is_some()
         {
-            flag(&mut flags, hg, "hintgroup", format!("conditional <{ht}> hints on {rtag} are not supported"));
+            flag(
+                &mut flags,
+                hg,
+                "hintgroup",
+                format!("conditional <{ht}> hints on {rtag} are not supported"),
+            );
         }
         let mut setup = Setup {
             node: *node,
@@ -189,16 +227,24 @@ pub(crate) fn build(text: &str, problem_id: &str, seed: u64) -> Result<Compiled,
             flags: &mut flags,
         };
         let kind = match rtag {
-            "multiplechoiceresponse" => Kind::MultipleChoice(choice::MultipleChoice::compile(&mut setup)?),
+            "multiplechoiceresponse" => {
+                Kind::MultipleChoice(choice::MultipleChoice::compile(&mut setup)?)
+            }
             "truefalseresponse" => Kind::TrueFalse(choice::MultipleChoice::compile(&mut setup)?),
             "choiceresponse" => Kind::Checkbox(choice::Checkbox::compile(&mut setup)?),
             "optionresponse" => Kind::Option(option::OptionResponse::compile(&mut setup)?),
-            "stringresponse" => Kind::String(Box::new(string::StringResponse::compile(&mut setup)?)),
-            "numericalresponse" => Kind::Numerical(Box::new(numerical::Numerical::compile(&mut setup)?)),
+            "stringresponse" => {
+                Kind::String(Box::new(string::StringResponse::compile(&mut setup)?))
+            }
+            "numericalresponse" => {
+                Kind::Numerical(Box::new(numerical::Numerical::compile(&mut setup)?))
+            }
             "formularesponse" => Kind::Formula(Box::new(formula::Formula::compile(&mut setup)?)),
             "imageresponse" => Kind::Image(image::Image::compile(&mut setup)?),
             "annotationresponse" => Kind::Annotation(annotation::Annotation::compile(&mut setup)?),
-            "choicetextresponse" => Kind::ChoiceText(Box::new(choicetext::ChoiceText::compile(&mut setup)?)),
+            "choicetextresponse" => {
+                Kind::ChoiceText(Box::new(choicetext::ChoiceText::compile(&mut setup)?))
+            }
             _ => {
                 let reason = UNSUPPORTED_REASONS
                     .iter()
@@ -212,7 +258,10 @@ pub(crate) fn build(text: &str, problem_id: &str, seed: u64) -> Result<Compiled,
         if ctx.uses_anonymous_id.replace(false) {
             flags.push((
                 node.range().start,
-                NotRescorable::new(rtag, "an answer uses $anonymous_student_id, which is unknown when rescoring"),
+                NotRescorable::new(
+                    rtag,
+                    "an answer uses $anonymous_student_id, which is unknown when rescoring",
+                ),
             ));
         }
         for ((i, id), p) in input_nodes.iter().zip(&input_ids).zip(&points) {
@@ -233,7 +282,10 @@ pub(crate) fn build(text: &str, problem_id: &str, seed: u64) -> Result<Compiled,
             kind,
         });
     }
-    compiled.not_rescorable = flags.into_iter().min_by_key(|(pos, _)| *pos).map(|(_, n)| n);
+    compiled.not_rescorable = flags
+        .into_iter()
+        .min_by_key(|(pos, _)| *pos)
+        .map(|(_, n)| n);
     compiled.uses_seed = ctx.uses_seed.get();
     Ok(compiled)
 }

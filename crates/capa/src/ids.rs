@@ -74,7 +74,11 @@ pub fn i4x_html_id(org: &str, course: &str, category: &str, name: &str) -> Strin
     let joined = ["i4x", org, course, category, name].join("-");
     let mut out = String::with_capacity(joined.len());
     for c in joined.chars() {
-        let c = if c.is_alphanumeric() || c == '_' || c == '-' { c } else { '_' };
+        let c = if c.is_alphanumeric() || c == '_' || c == '-' {
+            c
+        } else {
+            '_'
+        };
         if c == '_' && out.ends_with('_') {
             continue;
         }
@@ -96,7 +100,13 @@ mod tests {
 
     #[test]
     fn i4x() {
-        assert_eq!(i4x_html_id("MITx", "6.002x", "problem", "Problem1"), "i4x-MITx-6_002x-problem-Problem1");
-        assert_eq!(i4x_html_id("a", "b..c", "problem", "x"), "i4x-a-b_c-problem-x");
+        assert_eq!(
+            i4x_html_id("MITx", "6.002x", "problem", "Problem1"),
+            "i4x-MITx-6_002x-problem-Problem1"
+        );
+        assert_eq!(
+            i4x_html_id("a", "b..c", "problem", "x"),
+            "i4x-a-b_c-problem-x"
+        );
     }
 }

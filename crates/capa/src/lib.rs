@@ -20,7 +20,6 @@
 //! rescorable, hint/feedback HTML (`msg`) is not produced.
 
 pub mod bench_support;
-mod calc_shim;
 mod compile;
 mod decimal;
 mod error;

@@ -1,7 +1,7 @@
 //! The bridge to the formula evaluator, and the Python numeric typing capa depends on.
 
-pub(crate) use crate::calc_shim as calc;
 use calc::{CalcError, CaseSensitivity, ErrorKind, Expression, Value, Variables};
+pub(crate) use coursetasks_calc as calc;
 use num_complex::Complex64;
 
 /// A number as capa sees it after `evaluator()` or `complex()`: the Python type matters
@@ -74,7 +74,8 @@ impl PyNum {
 
 /// `evaluator({}, {}, text)`: case-insensitive, no variables.
 pub(crate) fn eval_plain(text: &str) -> Result<PyNum, CalcError> {
-    calc::evaluate(text, &Variables::new(), CaseSensitivity::Insensitive).map(|v| PyNum::from_value(&v))
+    calc::evaluate(text, &Variables::new(), CaseSensitivity::Insensitive)
+        .map(|v| PyNum::from_value(&v))
 }
 
 /// Parse once, evaluate many times (formula sampling).

@@ -104,7 +104,6 @@ impl Context {
     pub(crate) fn apply_opt(&self, text: Option<&str>) -> Option<String> {
         text.map(|t| self.apply(t))
     }
-
 }
 
 /// optionresponse's `answervariable`: the first context key whose `str(value)` equals the answer.
@@ -132,7 +131,10 @@ mod tests {
 
     #[test]
     fn outtext_markers() {
-        assert_eq!(fix_outtext("<startouttext />a<endouttext/>"), "<text>a</text>");
+        assert_eq!(
+            fix_outtext("<startouttext />a<endouttext/>"),
+            "<text>a</text>"
+        );
         assert_eq!(fix_outtext("<startouttext\n  />"), "<text>");
         assert_eq!(fix_outtext("startouttext x"), "startouttext x");
     }

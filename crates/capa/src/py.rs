@@ -90,13 +90,22 @@ fn float_prefix(b: &[u8]) -> Option<(f64, usize)> {
     let neg = i == 1 && b[0] == b'-';
     // inf / infinity / nan, case-insensitively.
     let rest = &b[i..];
-    let starts = |word: &[u8]| rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word);
+    let starts =
+        |word: &[u8]| rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word);
     if starts(b"infinity") {
-        let v = if neg { f64::NEG_INFINITY } else { f64::INFINITY };
+        let v = if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
         return Some((v, i + 8));
     }
     if starts(b"inf") {
-        let v = if neg { f64::NEG_INFINITY } else { f64::INFINITY };
+        let v = if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
         return Some((v, i + 3));
     }
     if starts(b"nan") {
@@ -266,7 +275,11 @@ pub(crate) fn float_repr(x: f64) -> String {
         return if x > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if x == 0.0 {
-        return if x.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if x.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let mut digits = String::new();
     let (neg, decpt) = shortest_digits(x, &mut digits);
@@ -409,6 +422,9 @@ mod tests {
 
     #[test]
     fn html_escape_matches_python() {
-        assert_eq!(html_escape("<a href=\"x\">'&'"), "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;");
+        assert_eq!(
+            html_escape("<a href=\"x\">'&'"),
+            "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;"
+        );
     }
 }

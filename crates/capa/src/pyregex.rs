@@ -20,12 +20,16 @@ pub(crate) enum PatternError {
 }
 
 /// Compile a Python pattern (with `re.UNICODE`, plus `re.IGNORECASE` if asked).
-pub(crate) fn compile(pattern: &str, ignore_case: bool) -> Result<fancy_regex::Regex, PatternError> {
+pub(crate) fn compile(
+    pattern: &str,
+    ignore_case: bool,
+) -> Result<fancy_regex::Regex, PatternError> {
     let translated = translate(pattern)?;
     let mut b = fancy_regex::RegexBuilder::new(&translated);
     b.case_insensitive(ignore_case);
-    b.build()
-        .map_err(|e| PatternError::Unsupported(format!("fancy-regex rejected the translated pattern: {e}")))
+    b.build().map_err(|e| {
+        PatternError::Unsupported(format!("fancy-regex rejected the translated pattern: {e}"))
+    })
 }
 
 /// Translate Python `re` syntax into fancy-regex syntax.
@@ -119,8 +123,7 @@ impl Parser {
     fn sequence(&mut self, depth: usize) -> Result<(usize, usize), PatternError> {
         let (mut lo, mut hi) = (0usize, 0usize);
         let mut last = Last::None;
-        loop {
-            let Some(c) = self.peek() else { break };
+        while let Some(c) = self.peek() {
             let start = self.pos;
             match c {
                 '|' => break,
@@ -200,23 +203,32 @@ impl Parser {
                     lo.push(*d);
                     i += 1;
                 }
-                let hi;
-                if self.s.get(i) == Some(&',') {
+                let hi = if self.s.get(i) == Some(&',') {
                     i += 1;
                     let mut h = String::new();
                     while let Some(d) = self.s.get(i).filter(|d| d.is_ascii_digit()) {
                         h.push(*d);
                         i += 1;
                     }
-                    hi = h;
+                    h
                 } else {
-                    hi = lo.clone();
-                }
-                if self.s.get(i) != Some(&'}') || (lo.is_empty() && self.s.get(self.pos + 1) == Some(&'}')) {
+                    lo.clone()
+                };
+                if self.s.get(i) != Some(&'}')
+                    || (lo.is_empty() && self.s.get(self.pos + 1) == Some(&'}'))
+                {
                     return Ok(None);
                 }
-                let min: usize = if lo.is_empty() { 0 } else { lo.parse().map_err(|_| unsupported("huge repeat"))? };
-                let max: usize = if hi.is_empty() { UNBOUNDED } else { hi.parse().map_err(|_| unsupported("huge repeat"))? };
+                let min: usize = if lo.is_empty() {
+                    0
+                } else {
+                    lo.parse().map_err(|_| unsupported("huge repeat"))?
+                };
+                let max: usize = if hi.is_empty() {
+                    UNBOUNDED
+                } else {
+                    hi.parse().map_err(|_| unsupported("huge repeat"))?
+                };
                 if min > 65535 || (max != UNBOUNDED && max > 65535) {
                     return Err(unsupported("repeat count above 65535"));
                 }
@@ -315,7 +327,10 @@ impl Parser {
                             }
                             name.push(ch);
                         }
-                        let valid = name.chars().next().is_some_and(|f| f == '_' || f.is_alphabetic())
+                        let valid = name
+                            .chars()
+                            .next()
+                            .is_some_and(|f| f == '_' || f.is_alphabetic())
                             && name.chars().all(|ch| ch == '_' || ch.is_alphanumeric());
                         if !valid || self.names.contains_key(&name) {
                             return Err(unsupported("group name"));
@@ -359,7 +374,11 @@ impl Parser {
                         match self.peek() {
                             Some('-') => neg = true,
                             Some(ch @ ('i' | 'm' | 's')) => {
-                                if neg { off.push(ch) } else { on.push(ch) }
+                                if neg {
+                                    off.push(ch)
+                                } else {
+                                    on.push(ch)
+                                }
                             }
                             Some('u') => {}
                             Some(':') => {
@@ -369,13 +388,20 @@ impl Parser {
                             Some(')') => {
                                 // Global inline flags: our pattern always starts with '^', so
                                 // Python 3.11+ rejects them wherever they appear.
-                                return Err(py_err("global flags not at the start of the expression", start));
+                                return Err(py_err(
+                                    "global flags not at the start of the expression",
+                                    start,
+                                ));
                             }
                             _ => return Err(unsupported("inline flags a/L/x")),
                         }
                         self.pos += 1;
                     }
-                    let spec = if off.is_empty() { on } else { format!("{on}-{off}") };
+                    let spec = if off.is_empty() {
+                        on
+                    } else {
+                        format!("{on}-{off}")
+                    };
                     if spec.is_empty() {
                         self.out.push_str("(?:");
                     } else {
@@ -408,7 +434,9 @@ impl Parser {
         if lookbehind {
             self.lookbehind -= 1;
             if lo != hi {
-                return Err(PatternError::Python("look-behind requires fixed-width pattern".into()));
+                return Err(PatternError::Python(
+                    "look-behind requires fixed-width pattern".into(),
+                ));
             }
             return Ok(Last::Item(0, 0));
         }
@@ -450,7 +478,10 @@ impl Parser {
         };
         let digits = self.take_while(want, hex);
         if digits.len() != want {
-            return Err(py_err(&format!("incomplete escape \\{name}{digits}"), start));
+            return Err(py_err(
+                &format!("incomplete escape \\{name}{digits}"),
+                start,
+            ));
         }
         let v = u32::from_str_radix(&digits, 16).unwrap_or(u32::MAX);
         if char::from_u32(v).is_none() {
@@ -461,7 +492,9 @@ impl Parser {
 
     fn escape(&mut self, start: usize) -> Result<Last, PatternError> {
         let Some(c) = self.peek() else {
-            return Err(PatternError::Python("bad escape (end of pattern) at position ".to_string() + &start.to_string()));
+            return Err(PatternError::Python(
+                "bad escape (end of pattern) at position ".to_string() + &start.to_string(),
+            ));
         };
         self.pos += 1;
         if let Some(code) = self.code_escape(start, c)? {
@@ -501,7 +534,10 @@ impl Parser {
             'N' => Err(unsupported("\\N{...}")),
             '0' => {
                 let oct = self.take_while(2, |d| ('0'..='7').contains(&d));
-                push_code(&mut self.out, u32::from_str_radix(&format!("0{oct}"), 8).unwrap_or(0));
+                push_code(
+                    &mut self.out,
+                    u32::from_str_radix(&format!("0{oct}"), 8).unwrap_or(0),
+                );
                 Ok(Last::Item(1, 1))
             }
             '1'..='9' => {
@@ -515,7 +551,10 @@ impl Parser {
                         self.pos += 1;
                         let v = u32::from_str_radix(&digits, 8).unwrap_or(0);
                         if v > 0o377 {
-                            return Err(py_err(&format!("octal escape value \\{digits} outside of range 0-0o377"), start));
+                            return Err(py_err(
+                                &format!("octal escape value \\{digits} outside of range 0-0o377"),
+                                start,
+                            ));
                         }
                         push_code(&mut self.out, v);
                         return Ok(Last::Item(1, 1));
@@ -571,12 +610,17 @@ impl Parser {
                 let oct = self.take_while(2, |d| ('0'..='7').contains(&d));
                 let v = u32::from_str_radix(&format!("{c}{oct}"), 8).unwrap_or(0);
                 if v > 0o377 {
-                    return Err(py_err(&format!("octal escape value \\{c}{oct} outside of range 0-0o377"), esc_start));
+                    return Err(py_err(
+                        &format!("octal escape value \\{c}{oct} outside of range 0-0o377"),
+                        esc_start,
+                    ));
                 }
                 v
             }
             '8' | '9' => return Err(py_err(&format!("bad escape \\{c}"), esc_start)),
-            ch if ch.is_ascii_alphabetic() => return Err(py_err(&format!("bad escape \\{ch}"), esc_start)),
+            ch if ch.is_ascii_alphabetic() => {
+                return Err(py_err(&format!("bad escape \\{ch}"), esc_start));
+            }
             ch => ch as u32,
         }))
     }
@@ -616,7 +660,11 @@ impl Parser {
                     self.out.push_str("\\-");
                     break;
                 }
-                let hi = if that == '\\' { self.class_escape(start)? } else { Some(that as u32) };
+                let hi = if that == '\\' {
+                    self.class_escape(start)?
+                } else {
+                    Some(that as u32)
+                };
                 let text: String = self.s[first_pos..self.pos].iter().collect();
                 match (lo, hi) {
                     (Some(l), Some(h)) if l <= h => {
@@ -625,8 +673,7 @@ impl Parser {
                         push_class_lit(&mut self.out, h);
                     }
                     _ => {
-                        let shown = text.replacen('-', "-", 1);
-                        return Err(py_err(&format!("bad character range {shown}"), first_pos));
+                        return Err(py_err(&format!("bad character range {text}"), first_pos));
                     }
                 }
             } else if let Some(code) = lo {
@@ -681,16 +728,62 @@ mod tests {
 
     #[test]
     fn python_errors() {
-        assert_eq!(translate("^*abc$"), Err(PatternError::Python("nothing to repeat at position 1".into())));
-        assert_eq!(translate("^a**$"), Err(PatternError::Python("multiple repeat at position 3".into())));
-        assert_eq!(translate("^(a$"), Err(PatternError::Python("missing ), unterminated subpattern at position 1".into())));
-        assert_eq!(translate("^a)$"), Err(PatternError::Python("unbalanced parenthesis at position 2".into())));
-        assert_eq!(translate("^[a$"), Err(PatternError::Python("unterminated character set at position 1".into())));
-        assert_eq!(translate("^\\q$"), Err(PatternError::Python("bad escape \\q at position 1".into())));
-        assert_eq!(translate("^[z-a]$"), Err(PatternError::Python("bad character range z-a at position 2".into())));
-        assert_eq!(translate("^(?i)a$"), Err(PatternError::Python("global flags not at the start of the expression at position 1".into())));
-        assert_eq!(translate("^(?<=a+)b$"), Err(PatternError::Python("look-behind requires fixed-width pattern".into())));
-        assert_eq!(translate("^a|*$"), Err(PatternError::Python("nothing to repeat at position 3".into())));
+        assert_eq!(
+            translate("^*abc$"),
+            Err(PatternError::Python(
+                "nothing to repeat at position 1".into()
+            ))
+        );
+        assert_eq!(
+            translate("^a**$"),
+            Err(PatternError::Python("multiple repeat at position 3".into()))
+        );
+        assert_eq!(
+            translate("^(a$"),
+            Err(PatternError::Python(
+                "missing ), unterminated subpattern at position 1".into()
+            ))
+        );
+        assert_eq!(
+            translate("^a)$"),
+            Err(PatternError::Python(
+                "unbalanced parenthesis at position 2".into()
+            ))
+        );
+        assert_eq!(
+            translate("^[a$"),
+            Err(PatternError::Python(
+                "unterminated character set at position 1".into()
+            ))
+        );
+        assert_eq!(
+            translate("^\\q$"),
+            Err(PatternError::Python("bad escape \\q at position 1".into()))
+        );
+        assert_eq!(
+            translate("^[z-a]$"),
+            Err(PatternError::Python(
+                "bad character range z-a at position 2".into()
+            ))
+        );
+        assert_eq!(
+            translate("^(?i)a$"),
+            Err(PatternError::Python(
+                "global flags not at the start of the expression at position 1".into()
+            ))
+        );
+        assert_eq!(
+            translate("^(?<=a+)b$"),
+            Err(PatternError::Python(
+                "look-behind requires fixed-width pattern".into()
+            ))
+        );
+        assert_eq!(
+            translate("^a|*$"),
+            Err(PatternError::Python(
+                "nothing to repeat at position 3".into()
+            ))
+        );
         assert!(translate("^a*?$").is_ok());
         assert!(translate("^(?<=ab)c$").is_ok());
     }

@@ -29,12 +29,20 @@ impl Tolerance {
     /// Precompile a tolerance string.
     pub(crate) fn text(text: &str) -> Tolerance {
         let percent = text.ends_with('%');
-        let body = if percent { &text[..text.len() - 1] } else { text };
+        let body = if percent {
+            &text[..text.len() - 1]
+        } else {
+            text
+        };
         Tolerance::Text {
             forced_relative: text == DEFAULT_TOLERANCE,
             percent,
             value: num::eval_plain(body).map_err(|e| {
-                format!("evaluating tolerance {:?} raised {}", text, num::describe(&e))
+                format!(
+                    "evaluating tolerance {:?} raised {}",
+                    text,
+                    num::describe(&e)
+                )
             }),
         }
     }
@@ -90,7 +98,9 @@ pub(crate) fn compare(
             value,
         } => {
             relative |= *forced_relative;
-            let v = value.as_ref().map_err(|m| GradingError::internal(m.clone()))?;
+            let v = value
+                .as_ref()
+                .map_err(|m| GradingError::internal(m.clone()))?;
             if *percent {
                 let t = match *v {
                     PyNum::Complex(c) => TolVal::Complex(c * 0.01),
@@ -115,7 +125,10 @@ pub(crate) fn compare(
         }
     };
     if relative {
-        let m = py_max(student.abs().map_err(overflow)?, instructor.abs().map_err(overflow)?);
+        let m = py_max(
+            student.abs().map_err(overflow)?,
+            instructor.abs().map_err(overflow)?,
+        );
         tol = tol.mul(m);
     }
     let s = student.to_complex().map_err(overflow)?;
@@ -137,7 +150,9 @@ pub(crate) fn compare(
             }
         };
         return decimal_within(s.re, i.re, t).map_err(|()| {
-            GradingError::internal("compare_with_tolerance raised decimal.InvalidOperation: NaN tolerance")
+            GradingError::internal(
+                "compare_with_tolerance raised decimal.InvalidOperation: NaN tolerance",
+            )
         });
     }
     match tol {
@@ -153,11 +168,16 @@ pub(crate) fn compare(
 /// (`1/3`) raises `ValueError` here, which capa does not catch.
 pub(crate) fn expanded(text: &str, partial_range: f64) -> Result<Tolerance, GradingError> {
     let not_float = |t: &str| {
-        GradingError::internal(format!("ValueError: could not convert string to float: '{t}'"))
+        GradingError::internal(format!(
+            "ValueError: could not convert string to float: '{t}'"
+        ))
     };
     if let Some(body) = text.strip_suffix('%') {
         let f = py::parse_float(body).ok_or_else(|| not_float(body))?;
-        Ok(Tolerance::text(&format!("{}%", py::float_repr(partial_range * f))))
+        Ok(Tolerance::text(&format!(
+            "{}%",
+            py::float_repr(partial_range * f)
+        )))
     } else {
         let f = py::parse_float(text).ok_or_else(|| not_float(text))?;
         Ok(Tolerance::Number(partial_range * f))

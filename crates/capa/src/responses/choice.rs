@@ -1,6 +1,9 @@
 //! multiplechoiceresponse, truefalseresponse (capa-grading.md §4.1-4.2) and choiceresponse (§4.3).
 
-use super::{Run, Setup, check_single_credit, children_named, descendants_named, elements, missing_correct, round_away_from_zero, upper_is};
+use super::{
+    Run, Setup, check_single_credit, children_named, descendants_named, elements, missing_correct,
+    round_away_from_zero, upper_is,
+};
 use crate::error::GradingError;
 use crate::grade::{Correctness, InputGrade};
 use crate::py;
@@ -56,7 +59,9 @@ impl MultipleChoice {
             if s.partial.is_some() && py::lower(&value) == "partial" {
                 let pv = choice.attribute("point_value").unwrap_or("0.5");
                 let v = py::parse_float(pv).ok_or_else(|| {
-                    GradingError::definition(format!("ValueError: could not convert string to float: '{pv}'"))
+                    GradingError::definition(format!(
+                        "ValueError: could not convert string to float: '{pv}'"
+                    ))
                 })?;
                 partial_choices.push((name, v));
             }
@@ -77,19 +82,30 @@ impl MultipleChoice {
         }
     }
 
-    pub(crate) fn grade(&self, ids: &[Arc<str>], run: &mut Run, truefalse: bool) -> Result<(), GradingError> {
+    pub(crate) fn grade(
+        &self,
+        ids: &[Arc<str>],
+        run: &mut Run,
+        truefalse: bool,
+    ) -> Result<(), GradingError> {
         let id = &ids[0];
         let ans = run.answers.get(&**id);
         let (correctness, npoints) = if truefalse {
             (self.grade_truefalse(ans)?, None)
         } else {
-            let grader = check_single_credit(&self.partial, "Multiple Choice", &["points", "false"])?;
-            let hit = |names: &mut dyn Iterator<Item = &Option<String>>| ans.and_then(|v| Self::in_names(names, v));
+            let grader =
+                check_single_credit(&self.partial, "Multiple Choice", &["points", "false"])?;
+            let hit = |names: &mut dyn Iterator<Item = &Option<String>>| {
+                ans.and_then(|v| Self::in_names(names, v))
+            };
             if hit(&mut self.correct.iter()).is_some() {
                 (Correctness::Correct, None)
             } else if grader == Some(0) {
                 match hit(&mut self.partial_choices.iter().map(|(n, _)| n)) {
-                    Some(i) => (Correctness::PartiallyCorrect, Some(self.partial_choices[i].1)),
+                    Some(i) => (
+                        Correctness::PartiallyCorrect,
+                        Some(self.partial_choices[i].1),
+                    ),
                     None => (Correctness::Incorrect, None),
                 }
             } else {
@@ -101,7 +117,9 @@ impl MultipleChoice {
         if let Some(v) = ans {
             let first = match v {
                 Value::Array(a) => a.first().ok_or_else(|| {
-                    GradingError::internal("IndexError: list index out of range (empty list answer in hint lookup)")
+                    GradingError::internal(
+                        "IndexError: list index out of range (empty list answer in hint lookup)",
+                    )
                 })?,
                 other => other,
             };
@@ -176,7 +194,9 @@ impl Checkbox {
             let name = s.ctx.apply(&format!("choice_{index}"));
             let id = match choice.attribute("id") {
                 Some(id) if !id.is_empty() => id.to_string(),
-                _ => char::from_u32('A' as u32 + index as u32).map(String::from).unwrap_or_default(),
+                _ => char::from_u32('A' as u32 + index as u32)
+                    .map(String::from)
+                    .unwrap_or_default(),
             };
             ids_by_node.insert(choice.id(), (name.clone(), id.to_uppercase()));
             let value = s
@@ -191,7 +211,11 @@ impl Checkbox {
         }
         let mut hint_ids = HashMap::new();
         let mut compound = Vec::new();
-        for group in s.inputs.iter().filter(|n| super::tag(**n) == "checkboxgroup") {
+        for group in s
+            .inputs
+            .iter()
+            .filter(|n| super::tag(**n) == "checkboxgroup")
+        {
             for choice in children_named(*group, "choice") {
                 if let Some((name, id)) = ids_by_node.get(&choice.id()) {
                     hint_ids.insert(name.clone(), id.clone());
@@ -199,9 +223,12 @@ impl Checkbox {
             }
             for ch in children_named(*group, "compoundhint") {
                 compound.push(CompoundHint {
-                    selectors: ch
-                        .attribute("value")
-                        .map(|v| v.to_uppercase().split_whitespace().map(String::from).collect()),
+                    selectors: ch.attribute("value").map(|v| {
+                        v.to_uppercase()
+                            .split_whitespace()
+                            .map(String::from)
+                            .collect()
+                    }),
                     has_text: super::text(ch).is_some(),
                 });
             }
@@ -253,17 +280,33 @@ impl Checkbox {
                 _ => other = true,
             }
         }
-        let exact = || !other && selected.len() == self.correct.len() && self.correct.iter().all(|c| selected.contains(c.as_str()));
+        let exact = || {
+            !other
+                && selected.len() == self.correct.len()
+                && self.correct.iter().all(|c| selected.contains(c.as_str()))
+        };
         let grader = check_single_credit(&self.partial, "Checkbox", &["edc", "halves", "false"])?;
-        let all: HashSet<&str> = self.correct.iter().chain(self.incorrect.iter()).map(String::as_str).collect();
+        let all: HashSet<&str> = self
+            .correct
+            .iter()
+            .chain(self.incorrect.iter())
+            .map(String::as_str)
+            .collect();
         let n = all.len();
         Ok(match grader {
             None | Some(2) => (
-                if exact() { Correctness::Correct } else { Correctness::Incorrect },
+                if exact() {
+                    Correctness::Correct
+                } else {
+                    Correctness::Incorrect
+                },
                 None,
             ),
             Some(0) => {
-                let good = selected.iter().filter(|a| self.correct.contains(**a)).count()
+                let good = selected
+                    .iter()
+                    .filter(|a| self.correct.contains(**a))
+                    .count()
                     + all
                         .iter()
                         .filter(|c| !selected.contains(**c) && self.incorrect.contains(**c))
@@ -283,7 +326,10 @@ impl Checkbox {
                 }
             }
             Some(_) => {
-                let errors = selected.iter().filter(|a| self.incorrect.contains(**a)).count()
+                let errors = selected
+                    .iter()
+                    .filter(|a| self.incorrect.contains(**a))
+                    .count()
                     + all
                         .iter()
                         .filter(|c| !selected.contains(**c) && self.correct.contains(**c))
@@ -291,9 +337,15 @@ impl Checkbox {
                 if errors == 0 {
                     (Correctness::Correct, Some(self.max_points))
                 } else if errors == 1 && n > 2 {
-                    (Correctness::PartiallyCorrect, Some(round_away_from_zero(self.max_points / 2.0, 2)))
+                    (
+                        Correctness::PartiallyCorrect,
+                        Some(round_away_from_zero(self.max_points / 2.0, 2)),
+                    )
                 } else if errors == 2 && n > 4 {
-                    (Correctness::PartiallyCorrect, Some(round_away_from_zero(self.max_points / 4.0, 2)))
+                    (
+                        Correctness::PartiallyCorrect,
+                        Some(round_away_from_zero(self.max_points / 4.0, 2)),
+                    )
                 } else {
                     (Correctness::Incorrect, None)
                 }

@@ -32,22 +32,39 @@ impl ChoiceText {
         for (index, choice) in choices.iter().enumerate() {
             names.insert(choice.id(), format!("{aid}_choiceinput_{index}bc"));
             let numtol: Vec<_> = children_named(*choice, "numtolerance_input").collect();
-            let inputs = if numtol.is_empty() { children_named(*choice, "decoy_input").collect() } else { numtol };
+            let inputs = if numtol.is_empty() {
+                children_named(*choice, "decoy_input").collect()
+            } else {
+                numtol
+            };
             for (ind, child) in inputs.iter().enumerate() {
-                names.insert(child.id(), format!("{aid}_choiceinput_{index}_numtolerance_input_{ind}"));
+                names.insert(
+                    child.id(),
+                    format!("{aid}_choiceinput_{index}_numtolerance_input_{ind}"),
+                );
             }
         }
         let mut correct_choices = HashSet::new();
         let mut required = HashMap::new();
         // XPath `choice[@correct="true"]`: a literal, case-sensitive comparison.
-        for choice in choices.iter().filter(|c| c.attribute("correct") == Some("true")) {
+        for choice in choices
+            .iter()
+            .filter(|c| c.attribute("correct") == Some("true"))
+        {
             correct_choices.insert(names[&choice.id()].clone());
             for child in elements(*choice) {
-                let answer = child.attribute("answer").filter(|a| !a.is_empty()).ok_or_else(|| {
-                    GradingError::definition("Answer not provided for numtolerance_input")
-                })?;
+                let answer = child
+                    .attribute("answer")
+                    .filter(|a| !a.is_empty())
+                    .ok_or_else(|| {
+                        GradingError::definition("Answer not provided for numtolerance_input")
+                    })?;
                 let answer = s.ctx.apply(answer);
-                let tol = s.ctx.apply(child.attribute("tolerance").unwrap_or(tolerance::DEFAULT_TOLERANCE));
+                let tol = s.ctx.apply(
+                    child
+                        .attribute("tolerance")
+                        .unwrap_or(tolerance::DEFAULT_TOLERANCE),
+                );
                 required.insert(
                     names.get(&child.id()).cloned(),
                     Required {
@@ -75,8 +92,12 @@ impl ChoiceText {
                 if let Some(v) = a.iter().find(|v| !v.is_string()) {
                     return Err(super::not_a_string(v, "endswith"));
                 }
-                if a.iter().any(|v| v.as_str().is_some_and(|k| k.ends_with("bc"))) {
-                    return Err(GradingError::internal("TypeError: list indices must be integers or slices, not str"));
+                if a.iter()
+                    .any(|v| v.as_str().is_some_and(|k| k.ends_with("bc")))
+                {
+                    return Err(GradingError::internal(
+                        "TypeError: list indices must be integers or slices, not str",
+                    ));
                 }
                 &empty
             }
@@ -87,9 +108,16 @@ impl ChoiceText {
                 )));
             }
         };
-        let selected: HashSet<&str> = dict.keys().map(String::as_str).filter(|k| k.ends_with("bc")).collect();
+        let selected: HashSet<&str> = dict
+            .keys()
+            .map(String::as_str)
+            .filter(|k| k.ends_with("bc"))
+            .collect();
         let choices_correct = selected.len() == self.correct_choices.len()
-            && self.correct_choices.iter().all(|c| selected.contains(c.as_str()));
+            && self
+                .correct_choices
+                .iter()
+                .all(|c| selected.contains(c.as_str()));
         let mut inputs_correct = true;
         for (name, value) in dict {
             let parent = match name.find("_numtolerance_input_") {
@@ -102,9 +130,15 @@ impl ChoiceText {
             let key = Some(name.clone());
             let (staff, tol, counts) = match self.required.get(&key) {
                 Some(r) => (r.staff, &r.tolerance, true),
-                None => (Some(PyNum::Complex(num_complex::Complex64::new(0.0, 0.0))), &self.default_tolerance, false),
+                None => (
+                    Some(PyNum::Complex(num_complex::Complex64::new(0.0, 0.0))),
+                    &self.default_tolerance,
+                    false,
+                ),
             };
-            let staff = staff.ok_or_else(|| GradingError::student("The Staff answer could not be interpreted as a number."))?;
+            let staff = staff.ok_or_else(|| {
+                GradingError::student("The Staff answer could not be interpreted as a number.")
+            })?;
             let Value::String(text) = value else {
                 return Err(super::not_a_string(value, "replace"));
             };
@@ -125,7 +159,11 @@ impl ChoiceText {
         }
         run.out.push(InputGrade::new(
             id,
-            if choices_correct && inputs_correct { Correctness::Correct } else { Correctness::Incorrect },
+            if choices_correct && inputs_correct {
+                Correctness::Correct
+            } else {
+                Correctness::Incorrect
+            },
             None,
         ));
         Ok(())

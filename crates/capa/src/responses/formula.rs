@@ -27,23 +27,34 @@ struct Samples {
 fn parse_samples(spec: &str) -> Result<Samples, String> {
     let mut at = spec.split('@');
     let names: Vec<&str> = at.next().unwrap_or("").split(',').collect();
-    let right = at.next().ok_or("IndexError: list index out of range (samples without '@')")?;
+    let right = at
+        .next()
+        .ok_or("IndexError: list index out of range (samples without '@')")?;
     let mut hash = right.split('#');
     let ranges_text = hash.next().unwrap_or("");
-    let count_text = hash.next().ok_or("IndexError: list index out of range (samples without '#')")?;
-    let count = py::parse_int(count_text)
-        .ok_or_else(|| format!("ValueError: invalid literal for int() with base 10: '{count_text}'"))?;
+    let count_text = hash
+        .next()
+        .ok_or("IndexError: list index out of range (samples without '#')")?;
+    let count = py::parse_int(count_text).ok_or_else(|| {
+        format!("ValueError: invalid literal for int() with base 10: '{count_text}'")
+    })?;
     let mut columns: Vec<Vec<f64>> = Vec::new();
     for part in ranges_text.split(':') {
         let mut col = Vec::new();
         for x in part.split(',') {
-            col.push(py::parse_float(x).ok_or_else(|| format!("ValueError: could not convert string to float: '{x}'"))?);
+            col.push(
+                py::parse_float(x).ok_or_else(|| {
+                    format!("ValueError: could not convert string to float: '{x}'")
+                })?,
+            );
         }
         columns.push(col);
     }
     // zip(*columns): one tuple per position, as long as the shortest column.
     let width = columns.iter().map(Vec::len).min().unwrap_or(0);
-    let tuples: Vec<Vec<f64>> = (0..width).map(|k| columns.iter().map(|c| c[k]).collect()).collect();
+    let tuples: Vec<Vec<f64>> = (0..width)
+        .map(|k| columns.iter().map(|c| c[k]).collect())
+        .collect();
     // dict(zip(names, tuples)): later duplicates overwrite, first position kept.
     let mut vars: Vec<(String, Vec<f64>)> = Vec::new();
     for (name, t) in names.iter().zip(tuples) {
@@ -71,12 +82,20 @@ impl Formula {
         let tolerance_text = s
             .node
             .descendants()
-            .filter(|n| n.is_element() && super::tag(*n) == "responseparam" && n.attribute("type") == Some("tolerance"))
+            .filter(|n| {
+                n.is_element()
+                    && super::tag(*n) == "responseparam"
+                    && n.attribute("type") == Some("tolerance")
+            })
             .find_map(|n| n.attribute("default"))
             .map(|t| s.ctx.apply(py::strip(t)))
             .unwrap_or_else(|| tolerance::DEFAULT_TOLERANCE.to_string());
         // `type` is split on commas (not spaces, unlike stringresponse); "ci" wins over "cs".
-        let types: Vec<&str> = s.node.attribute("type").map(|t| t.split(',').collect()).unwrap_or_default();
+        let types: Vec<&str> = s
+            .node
+            .attribute("type")
+            .map(|t| t.split(',').collect())
+            .unwrap_or_default();
         let case = if !types.contains(&"ci") && types.contains(&"cs") {
             CaseSensitivity::Sensitive
         } else {
@@ -93,7 +112,11 @@ impl Formula {
     }
 
     /// The sample points for a learner: deterministic in `(seed, response index)`.
-    fn points(&self, samples: &Samples, seed: u64) -> Result<Vec<Vec<(String, f64)>>, GradingError> {
+    fn points(
+        &self,
+        samples: &Samples,
+        seed: u64,
+    ) -> Result<Vec<Vec<(String, f64)>>, GradingError> {
         let mut key = [0u8; 32];
         key[..8].copy_from_slice(&seed.to_le_bytes());
         key[8..16].copy_from_slice(&(self.index as u64).to_le_bytes());
@@ -120,7 +143,10 @@ impl Formula {
     pub(crate) fn grade(&self, ids: &[Arc<str>], run: &mut Run) -> Result<(), GradingError> {
         let id = &ids[0];
         let given = run.answers.get(&**id).ok_or_else(|| super::key_error(id))?;
-        let samples = self.samples.as_ref().map_err(|m| GradingError::internal(m.clone()))?;
+        let samples = self
+            .samples
+            .as_ref()
+            .map_err(|m| GradingError::internal(m.clone()))?;
         let points = self.points(samples, run.seed)?;
         let tables: Vec<_> = points.iter().map(|p| num::variables(p)).collect();
         let student = if tables.is_empty() {
@@ -154,7 +180,11 @@ impl Formula {
         }
         run.out.push(InputGrade::new(
             id,
-            if correct { Correctness::Correct } else { Correctness::Incorrect },
+            if correct {
+                Correctness::Correct
+            } else {
+                Correctness::Incorrect
+            },
             None,
         ));
         Ok(())
@@ -167,7 +197,9 @@ fn formula_error(e: &num::calc::CalcError, text: &str) -> GradingError {
     GradingError::student(match num::kind(e) {
         ErrorKind::UndefinedVariable | ErrorKind::UnmatchedParenthesis => e.message.clone(),
         ErrorKind::ValueError if e.message.contains("factorial") => {
-            format!("Factorial function not permitted in answer for this problem. Provided answer was: {esc}")
+            format!(
+                "Factorial function not permitted in answer for this problem. Provided answer was: {esc}"
+            )
         }
         ErrorKind::ValueError => format!("Invalid input: Could not parse '{esc}' as a formula."),
         _ => format!("Invalid input: Could not parse '{esc}' as a formula"),
@@ -182,7 +214,10 @@ mod tests {
     fn samples_spec() {
         let s = parse_samples("x,y@1,2:3,4#10").unwrap();
         assert_eq!(s.count, 10);
-        assert_eq!(s.vars, vec![("x".into(), vec![1.0, 3.0]), ("y".into(), vec![2.0, 4.0])]);
+        assert_eq!(
+            s.vars,
+            vec![("x".into(), vec![1.0, 3.0]), ("y".into(), vec![2.0, 4.0])]
+        );
         let s = parse_samples("x,x@1,2:3,4#1").unwrap();
         assert_eq!(s.vars, vec![("x".into(), vec![2.0, 4.0])]);
         assert!(parse_samples("x@1:2").is_err());

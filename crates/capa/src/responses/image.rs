@@ -27,7 +27,10 @@ impl PartialOrd for Digits {
 }
 impl Ord for Digits {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.0.len().cmp(&other.0.len()).then_with(|| self.0.cmp(&other.0))
+        self.0
+            .len()
+            .cmp(&other.0.len())
+            .then_with(|| self.0.cmp(&other.0))
     }
 }
 
@@ -49,6 +52,9 @@ fn parse_click(s: &str) -> Option<(Digits, Digits)> {
 
 type Rect = (Digits, Digits, Digits, Digits);
 
+/// The points of one region (their convex hull is the clickable polygon).
+type Region = Vec<(f64, f64)>;
+
 /// `re.match(r'[\(\[]([0-9]+),([0-9]+)[\)\]]-[\(\[]([0-9]+),([0-9]+)[\)\]]', s)`.
 fn parse_rect(s: &str) -> Option<Rect> {
     let pair = |s: &str| -> Option<(Digits, Digits, usize)> {
@@ -65,8 +71,9 @@ fn parse_rect(s: &str) -> Option<Rect> {
     Some((x1, y1, x2, y2))
 }
 
-fn parse_regions(raw: &str) -> Result<Vec<Vec<(f64, f64)>>, String> {
-    let v: Value = serde_json::from_str(raw).map_err(|e| format!("JSONDecodeError in regions: {e}"))?;
+fn parse_regions(raw: &str) -> Result<Vec<Region>, String> {
+    let v: Value =
+        serde_json::from_str(raw).map_err(|e| format!("JSONDecodeError in regions: {e}"))?;
     let truthy = match &v {
         Value::Null | Value::Bool(false) => false,
         Value::Array(a) => !a.is_empty(),
@@ -91,7 +98,10 @@ fn parse_regions(raw: &str) -> Result<Vec<Vec<(f64, f64)>>, String> {
         let pts = r.as_array().ok_or_else(bad)?;
         let mut poly = Vec::new();
         for p in pts {
-            let xy = p.as_array().filter(|a| a.len() == 2 || a.len() == 3).ok_or_else(bad)?;
+            let xy = p
+                .as_array()
+                .filter(|a| a.len() == 2 || a.len() == 3)
+                .ok_or_else(bad)?;
             let x = xy[0].as_f64().ok_or_else(bad)?;
             let y = xy[1].as_f64().ok_or_else(bad)?;
             poly.push((x, y));
@@ -109,12 +119,17 @@ fn hull(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     if p.len() < 3 {
         return p;
     }
-    let cross = |o: (f64, f64), a: (f64, f64), b: (f64, f64)| (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0);
+    let cross = |o: (f64, f64), a: (f64, f64), b: (f64, f64)| {
+        (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
+    };
     let mut h: Vec<(f64, f64)> = Vec::with_capacity(2 * p.len());
     for pass in 0..2 {
         let start = h.len();
-        let iter: Box<dyn Iterator<Item = &(f64, f64)>> =
-            if pass == 0 { Box::new(p.iter()) } else { Box::new(p.iter().rev()) };
+        let iter: Box<dyn Iterator<Item = &(f64, f64)>> = if pass == 0 {
+            Box::new(p.iter())
+        } else {
+            Box::new(p.iter().rev())
+        };
         for &q in iter {
             while h.len() >= start + 2 && cross(h[h.len() - 2], h[h.len() - 1], q) <= 0.0 {
                 h.pop();
@@ -142,7 +157,7 @@ struct Input {
     /// Rectangles (`None`: no or empty attribute); each entry fails when unparsable.
     rects: Option<Vec<Option<Rect>>>,
     /// Regions (`None`: no or empty attribute), or the error parsing them raises.
-    regions: Option<Result<Vec<Vec<(f64, f64)>>, String>>,
+    regions: Option<Result<Vec<Region>, String>>,
 }
 
 pub(crate) struct Image {
@@ -160,7 +175,10 @@ impl Image {
                         .map(|one| parse_rect(&py::strip(one).replace(' ', "")))
                         .collect()
                 }),
-                regions: n.attribute("regions").filter(|r| !r.is_empty()).map(parse_regions),
+                regions: n
+                    .attribute("regions")
+                    .filter(|r| !r.is_empty())
+                    .map(parse_regions),
             })
             .collect();
         Ok(Image { inputs })
@@ -178,7 +196,8 @@ impl Image {
                 Value::Bool(true) => false,
             };
             if falsy {
-                run.out.push(InputGrade::new(id, Correctness::Incorrect, None));
+                run.out
+                    .push(InputGrade::new(id, Correctness::Incorrect, None));
                 continue;
             }
             let Value::String(g) = given else {
@@ -204,13 +223,22 @@ impl Image {
                 }
             }
             if !correct && let Some(regions) = &input.regions {
-                let regions = regions.as_ref().map_err(|m| GradingError::internal(m.clone()))?;
-                let (x, y) = (ax.0.parse::<f64>().unwrap_or(f64::INFINITY), ay.0.parse::<f64>().unwrap_or(f64::INFINITY));
+                let regions = regions
+                    .as_ref()
+                    .map_err(|m| GradingError::internal(m.clone()))?;
+                let (x, y) = (
+                    ax.0.parse::<f64>().unwrap_or(f64::INFINITY),
+                    ay.0.parse::<f64>().unwrap_or(f64::INFINITY),
+                );
                 correct = regions.iter().any(|r| strictly_inside(r, x, y));
             }
             run.out.push(InputGrade::new(
                 id,
-                if correct { Correctness::Correct } else { Correctness::Incorrect },
+                if correct {
+                    Correctness::Correct
+                } else {
+                    Correctness::Incorrect
+                },
                 None,
             ));
         }
@@ -224,15 +252,28 @@ mod tests {
 
     #[test]
     fn geometry() {
-        let sq = [(0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0), (5.0, 5.0)];
+        let sq = [
+            (0.0, 0.0),
+            (10.0, 0.0),
+            (10.0, 10.0),
+            (0.0, 10.0),
+            (5.0, 5.0),
+        ];
         assert!(strictly_inside(&sq, 5.0, 5.0));
         assert!(!strictly_inside(&sq, 10.0, 5.0));
         assert!(!strictly_inside(&sq, 0.0, 0.0));
-        assert!(!strictly_inside(&[(0.0, 0.0), (5.0, 5.0), (10.0, 10.0)], 5.0, 5.0));
+        assert!(!strictly_inside(
+            &[(0.0, 0.0), (5.0, 5.0), (10.0, 10.0)],
+            5.0,
+            5.0
+        ));
         assert!(parse_rect("(1,2)-(3,4)junk").is_some());
         assert!(parse_rect("[1,2]-(3,4)").is_some());
         assert!(parse_rect("(1,2)(3,4)").is_none());
-        assert_eq!(parse_click("[5,7]x"), Some((Digits::new("5"), Digits::new("7"))));
+        assert_eq!(
+            parse_click("[5,7]x"),
+            Some((Digits::new("5"), Digits::new("7")))
+        );
         assert!(Digits::new("0010") < Digits::new("9999999999999999999999999999999999999999"));
     }
 }

@@ -94,17 +94,31 @@ pub(crate) struct Spec {
 }
 
 pub(crate) fn spec(tag: &str) -> Option<Spec> {
-    let s = |allowed, max_inputs, required| Some(Spec { allowed, max_inputs, required });
+    let s = |allowed, max_inputs, required| {
+        Some(Spec {
+            allowed,
+            max_inputs,
+            required,
+        })
+    };
     match tag {
         "multiplechoiceresponse" | "truefalseresponse" => s(&["choicegroup"], Some(1), &[]),
         "choiceresponse" => s(&["checkboxgroup", "radiogroup"], Some(1), &[]),
         "optionresponse" => s(&["optioninput"], None, &[]),
         "numericalresponse" => s(&["textline", "formulaequationinput"], Some(1), &["answer"]),
         "stringresponse" => s(&["textline"], Some(1), &["answer"]),
-        "formularesponse" => s(&["textline", "formulaequationinput"], Some(1), &["answer", "samples"]),
+        "formularesponse" => s(
+            &["textline", "formulaequationinput"],
+            Some(1),
+            &["answer", "samples"],
+        ),
         "imageresponse" => s(&["imageinput"], None, &[]),
         "annotationresponse" => s(&["annotationinput"], Some(1), &[]),
-        "choicetextresponse" => s(&["choicetextgroup", "checkboxtextgroup", "radiotextgroup"], Some(1), &[]),
+        "choicetextresponse" => s(
+            &["choicetextgroup", "checkboxtextgroup", "radiotextgroup"],
+            Some(1),
+            &[],
+        ),
         _ => None,
     }
 }
@@ -119,17 +133,27 @@ pub(crate) fn elements<'a, 'i>(n: Node<'a, 'i>) -> impl Iterator<Item = Node<'a,
     n.children().filter(|c| c.is_element())
 }
 
-pub(crate) fn children_named<'a, 'i>(n: Node<'a, 'i>, name: &'static str) -> impl Iterator<Item = Node<'a, 'i>> {
+pub(crate) fn children_named<'a, 'i>(
+    n: Node<'a, 'i>,
+    name: &'static str,
+) -> impl Iterator<Item = Node<'a, 'i>> {
     elements(n).filter(move |c| tag(*c) == name)
 }
 
-pub(crate) fn descendants_named<'a, 'i>(n: Node<'a, 'i>, name: &'static str) -> impl Iterator<Item = Node<'a, 'i>> {
-    n.descendants().skip(1).filter(move |c| c.is_element() && tag(*c) == name)
+pub(crate) fn descendants_named<'a, 'i>(
+    n: Node<'a, 'i>,
+    name: &'static str,
+) -> impl Iterator<Item = Node<'a, 'i>> {
+    n.descendants()
+        .skip(1)
+        .filter(move |c| c.is_element() && tag(*c) == name)
 }
 
 /// lxml's `.text`: the text before the first child node, or `None`.
 pub(crate) fn text<'a>(n: Node<'a, '_>) -> Option<&'a str> {
-    n.first_child().filter(|c| c.is_text()).and_then(|c| c.text())
+    n.first_child()
+        .filter(|c| c.is_text())
+        .and_then(|c| c.text())
 }
 
 pub(crate) fn line(n: Node) -> u32 {
@@ -147,7 +171,9 @@ pub(crate) fn not_a_string(v: &Value, method: &str) -> GradingError {
 }
 
 pub(crate) fn key_error(id: &str) -> GradingError {
-    GradingError::internal(format!("KeyError: '{id}' (no answer stored for this input)"))
+    GradingError::internal(format!(
+        "KeyError: '{id}' (no answer stored for this input)"
+    ))
 }
 
 /// `round_away_from_zero(x, digits)` from openedx grade_utils.
@@ -184,7 +210,9 @@ pub(crate) fn check_single_credit(
     kind: &str,
     allowed: &[&str],
 ) -> Result<Option<usize>, GradingError> {
-    let Some(types) = partial else { return Ok(None) };
+    let Some(types) = partial else {
+        return Ok(None);
+    };
     if types.len() > 1 {
         return Err(GradingError::definition(format!(
             "Only one type of partial credit is allowed for {kind} problems."

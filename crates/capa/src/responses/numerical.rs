@@ -49,19 +49,31 @@ impl Numerical {
         let additional = children_named(s.node, "additional_answer")
             .map(|a| a.attribute("answer").map(num::staff_answer))
             .collect();
-        let partial_range = match children_named(s.node, "responseparam").find_map(|p| p.attribute("partial_range")) {
+        let partial_range = match children_named(s.node, "responseparam")
+            .find_map(|p| p.attribute("partial_range"))
+        {
             None => Ok(2.0),
             Some(r) => py::parse_float(r).ok_or_else(|| {
-                GradingError::internal(format!("ValueError: could not convert string to float: '{r}'"))
+                GradingError::internal(format!(
+                    "ValueError: could not convert string to float: '{r}'"
+                ))
             }),
         };
         let partial_answers = children_named(s.node, "responseparam")
             .find_map(|p| p.attribute("partial_answers"))
-            .map(|pa| pa.split(',').map(|w| num::staff_answer(py::strip(w))).collect());
+            .map(|pa| {
+                pa.split(',')
+                    .map(|w| num::staff_answer(py::strip(w)))
+                    .collect()
+            });
         let is_range = (answer.starts_with('[') || answer.starts_with('('))
             && (answer.ends_with(']') || answer.ends_with(')'));
         let mode = if is_range {
-            let inner = if answer.len() >= 2 { &answer[1..answer.len() - 1] } else { "" };
+            let inner = if answer.len() >= 2 {
+                &answer[1..answer.len() - 1]
+            } else {
+                ""
+            };
             let parts: Vec<String> = inner.split(',').map(|x| s.ctx.apply(x)).collect();
             if parts.len() < 2 {
                 // The range is built at load, so this StudentInputError becomes a load failure.
@@ -75,7 +87,11 @@ impl Numerical {
             let tolerance_text = s
                 .node
                 .descendants()
-                .filter(|n| n.is_element() && super::tag(*n) == "responseparam" && n.attribute("type") == Some("tolerance"))
+                .filter(|n| {
+                    n.is_element()
+                        && super::tag(*n) == "responseparam"
+                        && n.attribute("type") == Some("tolerance")
+                })
                 .find_map(|n| n.attribute("default"))
                 .map(|t| s.ctx.apply(py::strip(t)))
                 .unwrap_or_else(|| tolerance::DEFAULT_TOLERANCE.to_string());
@@ -99,7 +115,8 @@ impl Numerical {
     pub(crate) fn grade(&self, ids: &[Arc<str>], run: &mut Run) -> Result<(), GradingError> {
         let id = &ids[0];
         let Some(ans) = run.answers.get(&**id) else {
-            run.out.push(InputGrade::new(id, Correctness::Incorrect, None));
+            run.out
+                .push(InputGrade::new(id, Correctness::Incorrect, None));
             return Ok(());
         };
         let (c, npoints) = self.score(ans)?;
@@ -111,7 +128,9 @@ impl Numerical {
         if let Some(types) = &self.partial
             && types.iter().any(|t| t != "list" && t != "close")
         {
-            return Err(GradingError::definition("partial_credit attribute should be one of: list,close"));
+            return Err(GradingError::definition(
+                "partial_credit attribute should be one of: list,close",
+            ));
         }
         // The "Could not interpret" message is built (html.escape) before evaluating, so a
         // non-string answer fails there.
@@ -128,27 +147,43 @@ impl Numerical {
                     .collect::<Result<Vec<_>, _>>()?,
             ),
         };
-        let has = |t: &str| self.partial.as_ref().is_some_and(|ts| ts.iter().any(|x| x == t));
+        let has = |t: &str| {
+            self.partial
+                .as_ref()
+                .is_some_and(|ts| ts.iter().any(|x| x == t))
+        };
         let mut result = Correctness::Incorrect;
         let mut score = 0.5;
         match &self.mode {
             Mode::Range { inclusive, bounds } => {
                 if v.is_complex_type() {
-                    return Err(GradingError::student("You may not use complex numbers in range tolerance problems"));
+                    return Err(GradingError::student(
+                        "You may not use complex numbers in range tolerance problems",
+                    ));
                 }
                 let mut reals = [0.0; 2];
                 let mut decided = false;
                 for (k, (incl, b)) in inclusive.iter().zip(bounds).enumerate() {
                     let b = b.ok_or_else(|| GradingError::student(STAFF_ERROR))?;
                     if b.imag() != 0.0 {
-                        return Err(GradingError::student(format!("{}: complex boundary.", &STAFF_ERROR[..STAFF_ERROR.len() - 1])));
+                        return Err(GradingError::student(format!(
+                            "{}: complex boundary.",
+                            &STAFF_ERROR[..STAFF_ERROR.len() - 1]
+                        )));
                     }
                     if b.is_nan() {
-                        return Err(GradingError::student(format!("{}: empty boundary.", &STAFF_ERROR[..STAFF_ERROR.len() - 1])));
+                        return Err(GradingError::student(format!(
+                            "{}: empty boundary.",
+                            &STAFF_ERROR[..STAFF_ERROR.len() - 1]
+                        )));
                     }
                     reals[k] = b.to_complex().map(|c| c.re).unwrap_or(f64::INFINITY);
                     if tolerance::compare(v, b, &Tolerance::Number(f64::EPSILON), true)? {
-                        result = if *incl { Correctness::Correct } else { Correctness::Incorrect };
+                        result = if *incl {
+                            Correctness::Correct
+                        } else {
+                            Correctness::Incorrect
+                        };
                         decided = true;
                         break;
                     }
@@ -159,7 +194,10 @@ impl Numerical {
                         result = Correctness::Correct;
                     } else if has("close") {
                         let span = reals[1] - reals[0];
-                        let (lo, hi) = (reals[0] - partial_range * span, reals[1] + partial_range * span);
+                        let (lo, hi) = (
+                            reals[0] - partial_range * span,
+                            reals[1] + partial_range * span,
+                        );
                         if lo < x && x < hi {
                             result = Correctness::PartiallyCorrect;
                         }

@@ -16,20 +16,26 @@ pub(crate) struct OptionResponse {
 
 /// `make_xml_compatible` for one optioninput: the `correct` attribute after the `<option>` rewrite.
 /// Runs on every optioninput of the document, graded or not, as upstream does.
-pub(crate) fn rewritten_correct<'a>(input: roxmltree::Node<'a, '_>) -> Result<Option<String>, GradingError> {
+pub(crate) fn rewritten_correct<'a>(
+    input: roxmltree::Node<'a, '_>,
+) -> Result<Option<String>, GradingError> {
     let mut trues = 0;
     let mut correct_option = None;
     let mut any = false;
     for opt in children_named(input, "option") {
         any = true;
-        let c = opt.attribute("correct").ok_or_else(|| super::missing_correct(opt))?;
+        let c = opt
+            .attribute("correct")
+            .ok_or_else(|| super::missing_correct(opt))?;
         if super::upper_is(c, "TRUE") {
             trues += 1;
             correct_option = Some(crate::py::strip(text(opt).unwrap_or("")).to_string());
         }
     }
     if trues > 1 {
-        return Err(GradingError::definition("Dropdown questions can only have one correct answer."));
+        return Err(GradingError::definition(
+            "Dropdown questions can only have one correct answer.",
+        ));
     }
     let original = input.attribute("correct").map(str::to_string);
     Ok(match correct_option {
@@ -76,7 +82,11 @@ impl OptionResponse {
             };
             let mut g = InputGrade::new(
                 id,
-                if ok { Correctness::Correct } else { Correctness::Incorrect },
+                if ok {
+                    Correctness::Correct
+                } else {
+                    Correctness::Incorrect
+                },
                 None,
             );
             if let Some(Value::String(a)) = ans {

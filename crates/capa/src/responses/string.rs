@@ -11,7 +11,9 @@ use std::sync::Arc;
 type Pattern = Result<fancy_regex::Regex, String>;
 
 fn response_error(msg: &str) -> GradingError {
-    GradingError::definition(format!("[courseware.capa.responsetypes.stringresponse] error: {msg}"))
+    GradingError::definition(format!(
+        "[courseware.capa.responsetypes.stringresponse] error: {msg}"
+    ))
 }
 
 /// How answers are compared.
@@ -40,12 +42,17 @@ impl Matcher {
     /// `check_string(expected, given)` for a non-empty `given`.
     fn check(&self, given: &str) -> Result<bool, GradingError> {
         match self {
-            Matcher::Plain { expected, ci: true } => Ok(expected.iter().any(|e| py::lower_eq(given, e))),
-            Matcher::Plain { expected, ci: false } => Ok(expected.iter().any(|e| e == given)),
+            Matcher::Plain { expected, ci: true } => {
+                Ok(expected.iter().any(|e| py::lower_eq(given, e)))
+            }
+            Matcher::Plain {
+                expected,
+                ci: false,
+            } => Ok(expected.iter().any(|e| e == given)),
             Matcher::Regexp(Err(msg)) => Err(response_error(msg)),
-            Matcher::Regexp(Ok(re)) => re
-                .is_match(given)
-                .map_err(|e| GradingError::internal(format!("regular expression search failed: {e}"))),
+            Matcher::Regexp(Ok(re)) => re.is_match(given).map_err(|e| {
+                GradingError::internal(format!("regular expression search failed: {e}"))
+            }),
         }
     }
 }
@@ -55,7 +62,11 @@ fn compile(pattern: &str, ci: bool, s: &mut Setup) -> Pattern {
         Ok(re) => Ok(re),
         Err(PatternError::Python(msg)) => Err(msg),
         Err(PatternError::Unsupported(why)) => {
-            s.flag(s.node, "stringresponse", format!("regexp {pattern:?}: {why}"));
+            s.flag(
+                s.node,
+                "stringresponse",
+                format!("regexp {pattern:?}: {why}"),
+            );
             Err(why)
         }
     }
@@ -90,7 +101,10 @@ impl StringResponse {
         let matcher = if backward {
             // Legacy `_or_` mode: split on the literal lower-case separator; regexp and
             // additional answers are ignored.
-            let expected = answer.split("_or_").map(|p| py::strip(&s.ctx.apply(p)).to_string()).collect();
+            let expected = answer
+                .split("_or_")
+                .map(|p| py::strip(&s.ctx.apply(p)).to_string())
+                .collect();
             Matcher::build(expected, ci, false, s)
         } else {
             let mut expected = vec![py::strip(&s.ctx.apply(answer)).to_string()];
@@ -110,26 +124,28 @@ impl StringResponse {
         let hint_tags: Vec<_> = children_named(s.node, "hintgroup").collect();
         let hintgroup = hint_tags.first().and_then(|hg| {
             let hints: Vec<_> = children_named(*hg, "stringhint").collect();
-            (!hints.is_empty()).then(|| (*hg, hints))
+            (!hints.is_empty()).then_some((*hg, hints))
         });
-        let hintgroup = match hintgroup {
-            Some((hg, hints)) => Some(HintGroup {
-                hints: hints
-                    .iter()
-                    .map(|h| {
-                        let m = h.attribute("answer").map(|a| {
-                            let hinted = py::strip(&s.ctx.apply(a)).to_string();
-                            Matcher::build(vec![hinted], ci, regexp && !backward, s)
-                        });
-                        (h.attribute("name").map(String::from), m)
-                    })
-                    .collect(),
-                parts: children_named(hg, "hintpart")
-                    .map(|p| (p.attribute("on").map(String::from), children_named(p, "text").next().is_some()))
-                    .collect(),
-            }),
-            None => None,
-        };
+        let hintgroup = hintgroup.map(|(hg, hints)| HintGroup {
+            hints: hints
+                .iter()
+                .map(|h| {
+                    let m = h.attribute("answer").map(|a| {
+                        let hinted = py::strip(&s.ctx.apply(a)).to_string();
+                        Matcher::build(vec![hinted], ci, regexp && !backward, s)
+                    });
+                    (h.attribute("name").map(String::from), m)
+                })
+                .collect(),
+            parts: children_named(hg, "hintpart")
+                .map(|p| {
+                    (
+                        p.attribute("on").map(String::from),
+                        children_named(p, "text").next().is_some(),
+                    )
+                })
+                .collect(),
+        });
         let hint_pattern = (hintgroup.is_none() && regexp && !backward).then(|| {
             let raw = py::strip(answer);
             compile(&format!("^{raw}$"), ci, s)
@@ -174,14 +190,19 @@ impl StringResponse {
                     ));
                 }
             }
-        } else if let (Some(Err(msg)), Some(serde_json::Value::String(raw))) = (&self.hint_pattern, ans)
+        } else if let (Some(Err(msg)), Some(serde_json::Value::String(raw))) =
+            (&self.hint_pattern, ans)
             && !raw.is_empty()
         {
             return Err(response_error(msg));
         }
         run.out.push(InputGrade::new(
             id,
-            if correct { Correctness::Correct } else { Correctness::Incorrect },
+            if correct {
+                Correctness::Correct
+            } else {
+                Correctness::Incorrect
+            },
             None,
         ));
         Ok(())
