@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""Differential check: coursetasks-calc (Rust) against openedx-calc 4.0.3 (Python).
+
+Generates random expressions from openedx-calc's grammar (plus deliberately malformed ones),
+evaluates each with the Python package and with the Rust evaluator (the `calc_batch` example),
+and compares error classes, UndefinedVariable/UnmatchedParenthesis messages, result types and
+values. Prints a summary line and exits non-zero on any mismatch.
+
+Requires `pip install openedx-calc==4.0.3` (this script installs nothing).
+
+    python3 scripts/calc_diff.py --count 20000 --seed 7
+"""
+
+import argparse
+import json
+import math
+import random
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+try:
+    import numpy
+    from calc import UndefinedVariable, UnmatchedParenthesis, evaluator
+    from pyparsing import ParseException
+except ImportError as exc:  # pragma: no cover - environment problem
+    sys.exit(
+        f"calc_diff.py: cannot import openedx-calc ({exc}).\n"
+        "Install the reference evaluator first: pip install openedx-calc==4.0.3"
+    )
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REL_TOL = 1e-9
+# The Rust evaluator refuses exact integers beyond this limit (Python would compute for
+# minutes or exhaust memory); such cases are not sent to Python.
+RUST_LIMIT_MARKER = "coursetasks evaluator limit"
+
+FUNCTIONS = [
+    "sin", "cos", "tan", "sec", "csc", "cot", "sqrt", "log10", "log2", "ln", "exp",
+    "arccos", "arcsin", "arctan", "arcsec", "arccsc", "arccot", "abs", "fact", "factorial",
+    "sinh", "cosh", "tanh", "sech", "csch", "coth", "arcsinh", "arccosh", "arctanh",
+    "arcsech", "arccsch", "arccoth",
+]
+CONSTANTS = ["pi", "e", "i", "j", "PI", "E", "Pi", "J", "I"]
+UNDEFINED = ["q", "foo", "Zeta", "w2", "k_1", "theta'"]
+TENSORS = ["T_{ij}", "T_{ij}^{12}", "U^{a}", "T_{ij}^{12}''", "x_{1}", "R^{1}'"]
+JUNK = list("[]{}!@#$&=,;.|'_\"?~`") + ["**", "^^", "||||", "|", "x y", "2x", "3(4)", "sin 3"]
+
+
+class Gen:
+    """Random expression generator following openedx-calc's grammar."""
+
+    def __init__(self, rng, var_names):
+        self.rng = rng
+        self.var_names = var_names
+
+    def ws(self):
+        r = self.rng.random()
+        if r < 0.85:
+            return ""
+        return self.rng.choice([" ", "  ", "\t", " \n"])
+
+    def digits(self, n):
+        first = self.rng.choice("123456789")
+        return first + "".join(self.rng.choice("0123456789") for _ in range(n - 1))
+
+    def number(self, allow_sign=True):
+        rng = self.rng
+        r = rng.random()
+        if r < 0.35:
+            body = str(rng.randint(0, 12))
+        elif r < 0.45:
+            body = str(rng.randint(13, 10**6))
+        elif r < 0.50:
+            body = self.digits(rng.randint(19, 60))  # beyond int64
+        elif r < 0.53:
+            body = "0" + str(rng.randint(0, 99))  # leading zero
+        elif r < 0.63:
+            body = f"{rng.randint(0, 99)}.{rng.randint(0, 999)}"
+        elif r < 0.68:
+            body = f".{rng.randint(0, 999)}"
+        elif r < 0.72:
+            body = f"{rng.randint(0, 99)}."
+        elif r < 0.86:
+            mant = rng.choice([str(rng.randint(1, 9)), f"{rng.randint(1, 9)}.{rng.randint(0, 99)}", "5.", ".5"])
+            exp_sign = rng.choice(["", "+", "-"])
+            exp = str(rng.choice([0, 1, 2, 3, 10, 100, 300, 308, 309, 320, 400]))
+            e = rng.choice(["e", "E"])
+            sep = self.ws() if rng.random() < 0.2 else ""
+            body = f"{mant}{sep}{e}{exp_sign}{exp}"
+        else:
+            body = f"{rng.randint(0, 200)}{self.ws()}%"
+        if allow_sign and rng.random() < 0.2:
+            body = rng.choice(["-", "+"]) + self.ws() + body
+        return body
+
+    def variable(self):
+        rng = self.rng
+        r = rng.random()
+        if r < 0.55 and self.var_names:
+            name = rng.choice(self.var_names)
+            if rng.random() < 0.2:
+                name = name.swapcase()
+            return name
+        if r < 0.8:
+            return rng.choice(CONSTANTS)
+        if r < 0.9:
+            return rng.choice(TENSORS)
+        return rng.choice(UNDEFINED)
+
+    def atom(self, depth):
+        rng = self.rng
+        r = rng.random()
+        if depth <= 0 or r < 0.4:
+            return self.number()
+        if r < 0.6:
+            return self.variable()
+        if r < 0.85:
+            name = rng.choice(FUNCTIONS)
+            if rng.random() < 0.1:
+                name = name.upper() if rng.random() < 0.5 else name.capitalize()
+            if rng.random() < 0.03:
+                name = rng.choice(["foo", "f'", "x", "R1", "g_2"])
+            return f"{name}{self.ws()}({self.sum(depth - 1)})"
+        return f"({self.sum(depth - 1)})"
+
+    def power(self, depth):
+        n = 1 if self.rng.random() < 0.75 else self.rng.randint(2, 3)
+        parts = [self.atom(depth)]
+        for _ in range(n - 1):
+            parts.append(self.atom(depth - 1) if self.rng.random() < 0.5 else self.number())
+        return (self.ws() + "^" + self.ws()).join(parts)
+
+    def parallel(self, depth):
+        n = 1 if self.rng.random() < 0.85 else self.rng.randint(2, 3)
+        return (self.ws() + "||" + self.ws()).join(self.power(depth) for _ in range(n))
+
+    def product(self, depth):
+        n = self.rng.choice([1, 1, 2, 2, 3])
+        out = self.parallel(depth)
+        for _ in range(n - 1):
+            out += self.ws() + self.rng.choice("*/") + self.ws() + self.parallel(depth)
+        return out
+
+    def sum(self, depth):
+        rng = self.rng
+        out = ""
+        if rng.random() < 0.2:
+            out = rng.choice("+-") + self.ws()
+        out += self.product(depth)
+        for _ in range(rng.choice([0, 0, 1, 1, 2])):
+            out += self.ws() + rng.choice("+-") + self.ws() + self.product(depth)
+        return self.ws() + out + self.ws()
+
+    def mutate(self, expr):
+        """Makes a (probably) malformed variant of a well-formed expression."""
+        rng = self.rng
+        kind = rng.randrange(7)
+        pos = rng.randint(0, len(expr))
+        if kind == 0:
+            return expr[:pos] + rng.choice("()") + expr[pos:]
+        if kind == 1 and "(" in expr:
+            idx = [k for k, c in enumerate(expr) if c in "()"]
+            k = rng.choice(idx)
+            return expr[:k] + expr[k + 1:]
+        if kind == 2:
+            return expr[:pos] + rng.choice(JUNK) + expr[pos:]
+        if kind == 3:
+            return expr[:pos]
+        if kind == 4:
+            return expr[:pos] + rng.choice(["*-x", "^-(2)", "*-pi", "--", "+-+", "2*-3", "-", "%"]) + expr[pos:]
+        if kind == 5:
+            return expr + rng.choice(["'", "%", " e", "e5", "!", "(1)", " 2"])
+        return expr.replace("*", "", 1)
+
+    def expression(self):
+        rng = self.rng
+        r = rng.random()
+        if r < 0.03:
+            return rng.choice(["", " ", "\t", "\x0c", "\x1c", " \n "])
+        expr = self.sum(rng.randint(0, 3))
+        if r < 0.25:
+            expr = self.mutate(expr)
+        return expr
+
+
+def random_float(rng):
+    r = rng.random()
+    if r < 0.7:
+        return round(rng.uniform(-10, 10), rng.randint(0, 6))
+    if r < 0.8:
+        return rng.choice([0.0, -0.0, 1.0, -1.0, 0.5, 2.0])
+    if r < 0.9:
+        return rng.uniform(-1, 1) * 10 ** rng.randint(-320, 308)
+    return rng.choice([float("inf"), float("-inf"), float("nan"), 1e308])
+
+
+def random_vars(rng):
+    names = rng.sample(["x", "y", "z", "t", "R1", "R_2", "V0", "x'", "E", "X", "f"], rng.randint(0, 4))
+    variables = {}
+    for name in names:
+        r = rng.random()
+        if r < 0.5:
+            variables[name] = random_float(rng)
+        elif r < 0.8:
+            variables[name] = rng.choice([0, 1, -1, 2, 3, 7, -5, 10**20, 2**63])
+        else:
+            variables[name] = complex(random_float(rng), random_float(rng))
+    return variables
+
+
+def encode_float(x):
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def encode_var(value):
+    if isinstance(value, bool):
+        raise TypeError("booleans are not variables")
+    if isinstance(value, int):
+        return {"int": str(value)}
+    if isinstance(value, float):
+        return {"float": encode_float(value)}
+    return {"complex": [encode_float(value.real), encode_float(value.imag)]}
+
+
+def int_to_str(value):
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        return str(value)
+    finally:
+        sys.set_int_max_str_digits(previous)
+
+
+def python_eval(case):
+    try:
+        result = evaluator(case["py_vars"], {}, case["expr"], case_sensitive=case["case_sensitive"])
+    except ParseException as exc:
+        return {"kind": "error", "error": "ParseError", "message": str(exc)}
+    except (UndefinedVariable, UnmatchedParenthesis) as exc:
+        return {"kind": "error", "error": type(exc).__name__, "message": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - every Python exception class is compared
+        return {"kind": "error", "error": type(exc).__name__, "message": str(exc)}
+    module = type(result).__module__
+    type_name = type(result).__name__ if module == "builtins" else f"{module}.{type(result).__name__}"
+    if isinstance(result, (int, numpy.integer)):
+        return {"kind": "int", "type": type_name, "value": int_to_str(int(result))}
+    if isinstance(result, (float, numpy.floating)):
+        return {"kind": "real", "type": type_name, "value": encode_float(float(result))}
+    if isinstance(result, (complex, numpy.complexfloating)):
+        z = complex(result)
+        return {"kind": "complex", "type": type_name, "value": [encode_float(z.real), encode_float(z.imag)]}
+    return {"kind": "unknown", "type": type_name, "value": repr(result)}
+
+
+def decode_float(x):
+    return float(x) if isinstance(x, str) else x
+
+
+def floats_close(a, b, scale):
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= REL_TOL * scale
+
+
+def compare(py, rs):
+    """Returns None when the results agree, else a short reason."""
+    if py["kind"] == "error" or rs.get("kind") == "error":
+        if py["kind"] != rs.get("kind"):
+            return "one side raised"
+        if py["error"] != rs["error"]:
+            return "different error class"
+        if py["error"] != "ParseError" and py["message"] != rs["message"]:
+            return "different error message"
+        return None
+    if py["kind"] != rs.get("kind"):
+        return "different result kind"
+    if py["type"] != rs.get("type"):
+        return "different Python type"
+    if py["kind"] == "int":
+        return None if py["value"] == rs["value"] else "different int"
+    if py["kind"] == "real":
+        a, b = decode_float(py["value"]), decode_float(rs["value"])
+        finite = [abs(v) for v in (a, b) if math.isfinite(v)]
+        return None if floats_close(a, b, max(finite, default=0.0)) else "different real"
+    a = [decode_float(v) for v in py["value"]]
+    b = [decode_float(v) for v in rs["value"]]
+    finite = [abs(v) for v in a + b if math.isfinite(v)]
+    scale = max(finite, default=0.0)
+    if all(floats_close(x, y, scale) for x, y in zip(a, b)):
+        return None
+    return "different complex"
+
+
+def build_binary():
+    cmd = ["cargo", "build", "--release", "-p", "coursetasks-calc", "--example", "calc_batch"]
+    subprocess.run(cmd, cwd=REPO_ROOT, check=True)
+    meta = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps"],
+        cwd=REPO_ROOT, check=True, capture_output=True, text=True,
+    )
+    target_dir = Path(json.loads(meta.stdout)["target_directory"])
+    return target_dir / "release" / "examples" / "calc_batch"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--binary", help="prebuilt calc_batch binary (default: build it with cargo)")
+    parser.add_argument("--show", type=int, default=20, help="mismatches to list")
+    args = parser.parse_args()
+
+    warnings.simplefilter("ignore")  # numpy's overflow/divide warnings are not results
+    binary = Path(args.binary) if args.binary else build_binary()
+
+    rng = random.Random(args.seed)
+    cases = []
+    for _ in range(args.count):
+        py_vars = random_vars(rng)
+        gen = Gen(rng, list(py_vars))
+        cases.append({
+            "expr": gen.expression(),
+            "py_vars": py_vars,
+            "case_sensitive": rng.random() < 0.2,
+        })
+
+    requests = "".join(
+        json.dumps({
+            "expr": c["expr"],
+            "vars": {k: encode_var(v) for k, v in c["py_vars"].items()},
+            "case_sensitive": c["case_sensitive"],
+        }) + "\n"
+        for c in cases
+    )
+    proc = subprocess.run([str(binary)], input=requests, capture_output=True, text=True, check=True)
+    rust_results = [json.loads(line) for line in proc.stdout.splitlines()]
+    if len(rust_results) != len(cases):
+        sys.exit(f"calc_batch answered {len(rust_results)} lines for {len(cases)} cases")
+
+    mismatches = []
+    skipped = 0
+    tally = {}
+    for case, rs in zip(cases, rust_results):
+        if rs.get("kind") == "error" and RUST_LIMIT_MARKER in rs.get("message", ""):
+            skipped += 1
+            continue
+        py = python_eval(case)
+        outcome = py["error"] if py["kind"] == "error" else py["type"]
+        tally[outcome] = tally.get(outcome, 0) + 1
+        reason = compare(py, rs)
+        if reason:
+            mismatches.append((reason, case, py, rs))
+
+    compared = len(cases) - skipped
+    for reason, case, py, rs in mismatches[: args.show]:
+        print(f"MISMATCH ({reason}): expr={case['expr']!r} vars={case['py_vars']!r} "
+              f"case_sensitive={case['case_sensitive']}")
+        print(f"    python: {json.dumps(py)}")
+        print(f"    rust:   {json.dumps(rs)}")
+    breakdown = ", ".join(f"{k}={v}" for k, v in sorted(tally.items(), key=lambda kv: -kv[1]))
+    print(f"outcomes: {breakdown}")
+    print(f"calc_diff: seed={args.seed} cases={len(cases)} compared={compared} "
+          f"skipped_rust_limit={skipped} mismatches={len(mismatches)}")
+    sys.exit(1 if mismatches else 0)
+
+
+if __name__ == "__main__":
+    main()
