@@ -1,4 +1,4 @@
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use coursetasks_capa::{Correctness, Grade, GradingError, GradingErrorKind, Problem};
 use serde_json::Value;
