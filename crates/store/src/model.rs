@@ -351,6 +351,9 @@ pub struct TaskFilter {
     pub task_key: Option<String>,
     /// Only tasks of this requester.
     pub requester: Option<String>,
+    /// Only tasks for this one learner (the `student` username of the task input): a learner's
+    /// history across problems.
+    pub student: Option<String>,
     /// At most this many (none: all).
     pub limit: Option<u32>,
 }

@@ -76,6 +76,73 @@ fn json_param<T: Serialize + ?Sized>(
     })
 }
 
+/// The long text columns of a batch (problem state, event payloads, repeated keys),
+/// concatenated into one BLOB parameter. Rows in the JSON parameter carry `[offset, length]`
+/// and the SQL cuts each value out with `CAST(substr(?blob, offset, length) AS TEXT)`.
+///
+/// Why: embedding a 600-byte capa state in the JSON array means escaping it in Rust, parsing
+/// it in SQLite and unescaping it again; that was most of the cost of a bulk insert or a chunk
+/// commit. `substr` on a BLOB indexes bytes, so every cut is O(length). Equal consecutive
+/// values of one column (the course key, the usage key, a chunk's timestamp) are stored once.
+#[derive(Default)]
+struct TextPack {
+    buf: Vec<u8>,
+    /// Per column slot: span of the last value stored, to reuse it when the next is equal.
+    last: [Option<(usize, usize)>; 8],
+    last_time: Option<(DateTime<Utc>, (usize, usize))>,
+}
+
+/// A span in a [`TextPack`] (1-based offset as `substr` wants it, length in bytes), or
+/// `(null, null)` for an absent value, which `substr` turns into NULL.
+type Span = (Option<usize>, Option<usize>);
+
+impl TextPack {
+    fn append(&mut self, text: &[u8]) -> (usize, usize) {
+        let span = (self.buf.len() + 1, text.len());
+        self.buf.extend_from_slice(text);
+        span
+    }
+
+    /// Stores `text`, reusing the previous value of the same `slot` if it is equal.
+    fn put(&mut self, slot: usize, text: &str) -> Span {
+        if let Some((off, len)) = self.last[slot]
+            && self.buf.get(off - 1..off - 1 + len) == Some(text.as_bytes())
+        {
+            return (Some(off), Some(len));
+        }
+        let span = self.append(text.as_bytes());
+        self.last[slot] = Some(span);
+        (Some(span.0), Some(span.1))
+    }
+
+    fn put_opt(&mut self, slot: usize, text: Option<&str>) -> Span {
+        match text {
+            Some(text) => self.put(slot, text),
+            None => (None, None),
+        }
+    }
+
+    /// Stores a timestamp in the stored form, formatting each distinct value once.
+    fn put_time(&mut self, time: DateTime<Utc>) -> Span {
+        if let Some((last, (off, len))) = self.last_time
+            && last == time
+        {
+            return (Some(off), Some(len));
+        }
+        let span = self.append(ts(time).as_bytes());
+        self.last_time = Some((time, span));
+        (Some(span.0), Some(span.1))
+    }
+
+    /// Stores a JSON value as compact JSON text.
+    fn put_json(&mut self, value: &serde_json::Value) -> Span {
+        let start = self.buf.len();
+        // Writing a Value into a Vec cannot fail.
+        serde_json::to_writer(&mut self.buf, value).expect("JSON value serializes");
+        (Some(start + 1), Some(self.buf.len() - start))
+    }
+}
+
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
@@ -207,20 +274,29 @@ fn learner_from_row(row: &SqliteRow) -> Result<LearnerRecord, StoreError> {
 }
 
 fn module_from_row(row: &SqliteRow) -> Result<ModuleRecord, StoreError> {
+    // The hot path of every task scan: columns by position (the order of `module_cols!`)
+    // rather than by name, which saves a hash lookup per value.
     const C: &str = "decode learner module";
+    fn at<'r, T>(row: &'r SqliteRow, i: usize) -> Result<T, StoreError>
+    where
+        T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    {
+        row.try_get(i)
+            .map_err(|e| StoreError::corrupt(C, format!("column {i}: {e}")))
+    }
     Ok(ModuleRecord {
-        id: get(row, "id", C)?,
-        learner_id: get(row, "learner_id", C)?,
-        username: get(row, "username", C)?,
-        course_key: get(row, "course_key", C)?,
-        usage_key: get(row, "usage_key", C)?,
-        module_type: get(row, "module_type", C)?,
-        state: get(row, "state", C)?,
-        grade: get(row, "grade", C)?,
-        max_grade: get(row, "max_grade", C)?,
-        done: get(row, "done", C)?,
-        created: get(row, "created", C)?,
-        modified: get(row, "modified", C)?,
+        id: at(row, 0)?,
+        learner_id: at(row, 1)?,
+        username: at(row, 2)?,
+        course_key: at(row, 3)?,
+        usage_key: at(row, 4)?,
+        module_type: at(row, 5)?,
+        state: at(row, 6)?,
+        grade: at(row, 7)?,
+        max_grade: at(row, 8)?,
+        done: at(row, 9)?,
+        created: at(row, 10)?,
+        modified: at(row, 11)?,
     })
 }
 
@@ -360,7 +436,10 @@ impl SqliteBackend {
             .foreign_keys(true)
             // 32 MiB page cache per connection: bulk inserts touch several index b-trees.
             .pragma("cache_size", "-32768")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Rows cross from the connection's thread to the async caller through a bounded
+            // channel; a page of modules should not need a thread hand-off every 50 rows.
+            .row_buffer_size(4096);
 
         // An in-memory database lives as long as its one connection, so keep exactly one.
         let pool_options = if memory {
@@ -445,8 +524,8 @@ impl SqliteBackend {
         let param = json_param("expand usage keys", keys)?;
         let rows = sqlx::query(
             "SELECT usage_key, legacy_key FROM blocks \
-             WHERE usage_key IN (SELECT value FROM json_each(?1)) \
-                OR legacy_key IN (SELECT value FROM json_each(?1))",
+             WHERE usage_key IN (SELECT value FROM jsonb_each(?1)) \
+                OR legacy_key IN (SELECT value FROM jsonb_each(?1))",
         )
         .bind(param)
         .fetch_all(&self.pool)
@@ -500,7 +579,7 @@ async fn upsert_blocks_on(
                                  position, settings, legacy_key) \
              SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
                     value->6, value->>7 \
-             FROM json_each(?1) WHERE true \
+             FROM jsonb_each(?1) WHERE true \
              ON CONFLICT (usage_key) DO UPDATE SET \
                  course_key = excluded.course_key, block_type = excluded.block_type, \
                  parent_key = excluded.parent_key, display_name = excluded.display_name, \
@@ -575,30 +654,108 @@ async fn put_version_on(
     })
 }
 
-const INSERT_EVENTS_SQL: &str = "INSERT INTO tracking_events \
-        (task_id, event_type, time, username, user_id, course_key, usage_key, requester, payload) \
-     SELECT COALESCE(value->>0, ?2), value->>1, value->>2, value->>3, value->>4, value->>5, \
-            value->>6, value->>7, value->8 \
-     FROM json_each(?1)";
+/// SQL that cuts element `$i` (a `[offset, length]` span) of the JSON row `value` out of the
+/// text pack bound as parameter `?$p`.
+macro_rules! cut {
+    ($p:literal, $i:literal) => {
+        concat!(
+            "CAST(substr(?",
+            $p,
+            ", value->>'$[",
+            $i,
+            "][0]', value->>'$[",
+            $i,
+            "][1]') AS TEXT)"
+        )
+    };
+}
 
-fn events_param(events: &[NewEvent]) -> Result<String, StoreError> {
-    let rows: Vec<_> = events
+/// Inserts learner modules from `new_modules_param`; `?3` is the creation time.
+const INSERT_MODULES_SQL: &str = concat!(
+    "INSERT INTO learner_modules (learner_id, course_key, usage_key, module_type, state, grade, \
+                                  max_grade, created, modified) \
+     SELECT value->>0, ",
+    cut!(2, 1),
+    ", ",
+    cut!(2, 2),
+    ", ",
+    cut!(2, 3),
+    ", ",
+    cut!(2, 4),
+    ", value->>5, value->>6, ?3, ?3 FROM jsonb_each(?1)"
+);
+
+type ModuleRow = (i64, Span, Span, Span, Span, Option<f64>, Option<f64>);
+
+fn new_modules_param(modules: &[NewModule]) -> (Vec<ModuleRow>, TextPack) {
+    let mut pack = TextPack::default();
+    let rows = modules
+        .iter()
+        .map(|m| {
+            (
+                m.learner_id,
+                pack.put(0, &m.course_key),
+                pack.put(1, &m.usage_key),
+                pack.put(2, &m.module_type),
+                pack.put_opt(3, m.state.as_deref()),
+                m.grade,
+                m.max_grade,
+            )
+        })
+        .collect();
+    (rows, pack)
+}
+
+/// Inserts tracking events from `events_param`; `?3` is the default task id.
+const INSERT_EVENTS_SQL: &str = concat!(
+    "INSERT INTO tracking_events (task_id, event_type, time, username, user_id, course_key, \
+                                  usage_key, requester, payload) \
+     SELECT COALESCE(value->>0, ?3), ",
+    cut!(2, 1),
+    ", ",
+    cut!(2, 2),
+    ", value->>3, value->>4, ",
+    cut!(2, 5),
+    ", ",
+    cut!(2, 6),
+    ", ",
+    cut!(2, 7),
+    ", ",
+    cut!(2, 8),
+    " FROM jsonb_each(?1)"
+);
+
+type EventRow<'a> = (
+    Option<String>,
+    Span,
+    Span,
+    &'a str,
+    i64,
+    Span,
+    Span,
+    Span,
+    Span,
+);
+
+fn events_param(events: &[NewEvent]) -> (Vec<EventRow<'_>>, TextPack) {
+    let mut pack = TextPack::default();
+    let rows = events
         .iter()
         .map(|e| {
             (
                 e.task_id.map(|t| t.hyphenated().to_string()),
-                &e.event_type,
-                ts(e.time),
-                &e.username,
+                pack.put(0, &e.event_type),
+                pack.put_time(e.time),
+                e.username.as_str(),
                 e.user_id,
-                &e.course_key,
-                &e.usage_key,
-                &e.requester,
-                &e.payload,
+                pack.put(1, &e.course_key),
+                pack.put_opt(2, e.usage_key.as_deref()),
+                pack.put(3, &e.requester),
+                pack.put_json(&e.payload),
             )
         })
         .collect();
-    json_param("insert events", &rows)
+    (rows, pack)
 }
 
 fn page_limit(limit: u32) -> i64 {
@@ -848,7 +1005,7 @@ impl Backend for SqliteBackend {
         let keys: Vec<&str> = blocks.iter().map(|b| b.usage_key.as_str()).collect();
         let stale: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM blocks WHERE course_key = ?1 \
-               AND usage_key NOT IN (SELECT value FROM json_each(?2))",
+               AND usage_key NOT IN (SELECT value FROM jsonb_each(?2))",
         )
         .bind(&course.key)
         .bind(json_param(C, &keys)?)
@@ -887,7 +1044,7 @@ impl Backend for SqliteBackend {
                 .collect();
             let result = sqlx::query(
                 "INSERT INTO learners (id, username, email) \
-                 SELECT value->>0, value->>1, value->>2 FROM json_each(?1) WHERE true \
+                 SELECT value->>0, value->>1, value->>2 FROM jsonb_each(?1) WHERE true \
                  ON CONFLICT (id) DO UPDATE SET username = excluded.username, \
                                                 email = excluded.email",
             )
@@ -958,32 +1115,14 @@ impl Backend for SqliteBackend {
         let mut tx = self.write_tx(C).await?;
         let mut inserted = 0;
         for batch in modules.chunks(BATCH_ROWS) {
-            let rows: Vec<_> = batch
-                .iter()
-                .map(|m| {
-                    (
-                        m.learner_id,
-                        &m.course_key,
-                        &m.usage_key,
-                        &m.module_type,
-                        &m.state,
-                        m.grade,
-                        m.max_grade,
-                    )
-                })
-                .collect();
-            let result = sqlx::query(
-                "INSERT INTO learner_modules (learner_id, course_key, usage_key, module_type, \
-                                              state, grade, max_grade, created, modified) \
-                 SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
-                        value->>6, ?2, ?2 \
-                 FROM json_each(?1)",
-            )
-            .bind(json_param(C, &rows)?)
-            .bind(&at)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db(C))?;
+            let (rows, pack) = new_modules_param(batch);
+            let result = sqlx::query(INSERT_MODULES_SQL)
+                .bind(json_param(C, &rows)?)
+                .bind(pack.buf)
+                .bind(&at)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(C))?;
             inserted += result.rows_affected();
         }
         tx.commit().await.map_err(StoreError::db(C))?;
@@ -1020,7 +1159,7 @@ impl Backend for SqliteBackend {
                                               state, grade, max_grade, done, created, modified) \
                  SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
                         value->>6, value->>7, value->>8, value->>9 \
-                 FROM json_each(?1) WHERE true \
+                 FROM jsonb_each(?1) WHERE true \
                  ON CONFLICT (learner_id, usage_key, course_key) DO UPDATE SET \
                      module_type = excluded.module_type, state = excluded.state, \
                      grade = excluded.grade, max_grade = excluded.max_grade, \
@@ -1048,7 +1187,7 @@ impl Backend for SqliteBackend {
             .bind(&scope.course_key),
             (Some(learner), false) => sqlx::query_scalar(
                 "SELECT count(*) FROM learner_modules WHERE learner_id = ?1 AND course_key = ?2 \
-                   AND usage_key IN (SELECT value FROM json_each(?3))",
+                   AND usage_key IN (SELECT value FROM jsonb_each(?3))",
             )
             .bind(learner)
             .bind(&scope.course_key)
@@ -1059,7 +1198,7 @@ impl Backend for SqliteBackend {
             }
             (None, false) => sqlx::query_scalar(
                 "SELECT count(*) FROM learner_modules WHERE course_key = ?1 \
-                   AND usage_key IN (SELECT value FROM json_each(?2))",
+                   AND usage_key IN (SELECT value FROM jsonb_each(?2))",
             )
             .bind(&scope.course_key)
             .bind(json_param(C, &keys)?),
@@ -1091,7 +1230,7 @@ impl Backend for SqliteBackend {
                 module_cols!(),
                 " FROM learner_modules m JOIN learners l ON l.id = m.learner_id \
                   WHERE m.learner_id = ?1 AND m.course_key = ?2 AND m.id > ?3 \
-                    AND (?4 IS NULL OR m.usage_key IN (SELECT value FROM json_each(?4))) \
+                    AND (?4 IS NULL OR m.usage_key IN (SELECT value FROM jsonb_each(?4))) \
                   ORDER BY m.id LIMIT ?5"
             ))
             .bind(learner)
@@ -1159,7 +1298,7 @@ impl Backend for SqliteBackend {
                 module_cols!(),
                 " FROM learner_modules m NOT INDEXED JOIN learners l ON l.id = m.learner_id \
                   WHERE m.id > ?2 AND m.course_key = ?1 \
-                    AND (?3 IS NULL OR m.usage_key IN (SELECT value FROM json_each(?3))) \
+                    AND (?3 IS NULL OR m.usage_key IN (SELECT value FROM jsonb_each(?3))) \
                   ORDER BY m.id LIMIT ?4"
             ))
             .bind(&scope.course_key)
@@ -1190,7 +1329,7 @@ impl Backend for SqliteBackend {
             module_cols!(),
             " FROM learner_modules m JOIN learners l ON l.id = m.learner_id \
               WHERE m.learner_id = ?1 AND m.course_key = ?2 \
-                AND m.usage_key IN (SELECT value FROM json_each(?3)) \
+                AND m.usage_key IN (SELECT value FROM jsonb_each(?3)) \
               ORDER BY m.id LIMIT 1"
         ))
         .bind(learner_id)
@@ -1277,10 +1416,11 @@ impl Backend for SqliteBackend {
             task_cols!(),
             " FROM tasks \
               WHERE (?1 IS NULL OR course_key = ?1) \
-                AND (?2 IS NULL OR state IN (SELECT value FROM json_each(?2))) \
+                AND (?2 IS NULL OR state IN (SELECT value FROM jsonb_each(?2))) \
                 AND (?3 IS NULL OR task_type = ?3) \
                 AND (?4 IS NULL OR task_key = ?4) \
                 AND (?5 IS NULL OR requester = ?5) \
+                AND (?7 IS NULL OR json_extract(input, '$.student') = ?7) \
               ORDER BY created_at DESC, rowid DESC LIMIT ?6"
         ))
         .bind(&filter.course_key)
@@ -1289,6 +1429,7 @@ impl Backend for SqliteBackend {
         .bind(&filter.task_key)
         .bind(&filter.requester)
         .bind(filter.limit.map(i64::from).unwrap_or(-1))
+        .bind(&filter.student)
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::db(C))?;
@@ -1397,32 +1538,27 @@ impl Backend for SqliteBackend {
         // Serialize before taking the write lock: the lock is held only for SQL.
         let updates = (!chunk.module_updates.is_empty())
             .then(|| {
+                let mut pack = TextPack::default();
                 let rows: Vec<_> = chunk
                     .module_updates
                     .iter()
-                    .map(|u| (u.id, &u.state, u.grade, u.max_grade, ts(u.modified)))
+                    .map(|u| {
+                        (
+                            u.id,
+                            pack.put_opt(0, u.state.as_deref()),
+                            u.grade,
+                            u.max_grade,
+                            pack.put_time(u.modified),
+                        )
+                    })
                     .collect();
-                json_param(C, &rows)
+                json_param(C, &rows).map(|rows| (rows, pack.buf))
             })
             .transpose()?;
         let inserts = (!chunk.module_inserts.is_empty())
             .then(|| {
-                let rows: Vec<_> = chunk
-                    .module_inserts
-                    .iter()
-                    .map(|m| {
-                        (
-                            m.learner_id,
-                            &m.course_key,
-                            &m.usage_key,
-                            &m.module_type,
-                            &m.state,
-                            m.grade,
-                            m.max_grade,
-                        )
-                    })
-                    .collect();
-                json_param(C, &rows)
+                let (rows, pack) = new_modules_param(&chunk.module_inserts);
+                json_param(C, &rows).map(|rows| (rows, pack.buf))
             })
             .transpose()?;
         let deletes = (!chunk.module_deletes.is_empty())
@@ -1430,6 +1566,7 @@ impl Backend for SqliteBackend {
             .transpose()?;
         let outcomes = (!chunk.outcomes.is_empty())
             .then(|| {
+                let mut pack = TextPack::default();
                 let rows: Vec<_> = chunk
                     .outcomes
                     .iter()
@@ -1437,10 +1574,10 @@ impl Backend for SqliteBackend {
                         (
                             o.module_id,
                             o.learner_id,
-                            &o.username,
-                            &o.usage_key,
+                            o.username.as_str(),
+                            pack.put(0, &o.usage_key),
                             o.status.as_str(),
-                            &o.reason,
+                            pack.put_opt(1, o.reason.as_deref()),
                             o.old_grade,
                             o.old_max_grade,
                             o.new_grade,
@@ -1448,11 +1585,14 @@ impl Backend for SqliteBackend {
                         )
                     })
                     .collect();
-                json_param(C, &rows)
+                json_param(C, &rows).map(|rows| (rows, pack.buf))
             })
             .transpose()?;
         let events = (!chunk.events.is_empty())
-            .then(|| events_param(&chunk.events))
+            .then(|| {
+                let (rows, pack) = events_param(&chunk.events);
+                json_param(C, &rows).map(|rows| (rows, pack.buf))
+            })
             .transpose()?;
 
         let mut tx = self.write_tx(C).await?;
@@ -1478,33 +1618,44 @@ impl Backend for SqliteBackend {
         let lease_ms: i64 = get(&fence, "lease_ms", C)?;
 
         // (b) Module changes.
-        if let Some(updates) = updates {
-            sqlx::query(
+        if let Some((rows, pack)) = updates {
+            sqlx::query(concat!(
                 "UPDATE learner_modules SET state = u.state, grade = u.grade, \
                                             max_grade = u.max_grade, modified = u.modified \
-                 FROM (SELECT value->>0 AS id, value->>1 AS state, value->>2 AS grade, \
-                              value->>3 AS max_grade, value->>4 AS modified \
-                       FROM json_each(?1)) AS u \
-                 WHERE learner_modules.id = u.id",
-            )
-            .bind(updates)
+                 FROM (SELECT value->>0 AS id, ",
+                cut!(2, 1),
+                " AS state, value->>2 AS grade, value->>3 AS max_grade, ",
+                cut!(2, 4),
+                " AS modified FROM jsonb_each(?1)) AS u \
+                 WHERE learner_modules.id = u.id"
+            ))
+            .bind(rows)
+            .bind(pack)
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db(C))?;
         }
-        if let Some(inserts) = inserts {
-            sqlx::query(
+        if let Some((rows, pack)) = inserts {
+            // An override may meet a module that appeared since the chunk was read: update it.
+            sqlx::query(concat!(
                 "INSERT INTO learner_modules (learner_id, course_key, usage_key, module_type, \
                                               state, grade, max_grade, created, modified) \
-                 SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
-                        value->>6, ?2, ?2 \
-                 FROM json_each(?1) WHERE true \
+                 SELECT value->>0, ",
+                cut!(2, 1),
+                ", ",
+                cut!(2, 2),
+                ", ",
+                cut!(2, 3),
+                ", ",
+                cut!(2, 4),
+                ", value->>5, value->>6, ?3, ?3 FROM jsonb_each(?1) WHERE true \
                  ON CONFLICT (learner_id, usage_key, course_key) DO UPDATE SET \
                      module_type = excluded.module_type, state = excluded.state, \
                      grade = excluded.grade, max_grade = excluded.max_grade, \
-                     modified = excluded.modified",
-            )
-            .bind(inserts)
+                     modified = excluded.modified"
+            ))
+            .bind(rows)
+            .bind(pack)
             .bind(&at_text)
             .execute(&mut *tx)
             .await
@@ -1512,7 +1663,7 @@ impl Backend for SqliteBackend {
         }
         if let Some(deletes) = deletes {
             sqlx::query(
-                "DELETE FROM learner_modules WHERE id IN (SELECT value FROM json_each(?1))",
+                "DELETE FROM learner_modules WHERE id IN (SELECT value FROM jsonb_each(?1))",
             )
             .bind(deletes)
             .execute(&mut *tx)
@@ -1521,22 +1672,31 @@ impl Backend for SqliteBackend {
         }
 
         // (c) Outcomes (at most one per task and module, so a replay adds nothing) and events.
-        if let Some(outcomes) = outcomes {
-            sqlx::query(
-                "INSERT INTO task_outcomes (task_id, module_id, learner_id, username, usage_key, \
+        if let Some((rows, pack)) = outcomes {
+            sqlx::query(concat!(
+                "WITH o AS (SELECT value->>0 AS module_id, value->>1 AS learner_id, \
+                                   value->>2 AS username, ",
+                cut!(2, 3),
+                " AS usage_key, value->>4 AS status, ",
+                cut!(2, 5),
+                " AS reason, value->>6 AS old_grade, value->>7 AS old_max_grade, \
+                             value->>8 AS new_grade, value->>9 AS new_max_grade \
+                            FROM jsonb_each(?1)) \
+                 INSERT INTO task_outcomes (task_id, module_id, learner_id, username, usage_key, \
                                             status, reason, old_grade, old_max_grade, \
                                             new_grade, new_max_grade, created) \
-                 SELECT ?2, \
-                        COALESCE(value->>0, (SELECT m.id FROM learner_modules m \
-                                             WHERE m.learner_id = value->>1 \
-                                               AND m.usage_key = value->>3 \
-                                               AND m.course_key = ?3)), \
-                        value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, \
-                        value->>7, value->>8, value->>9, ?4 \
-                 FROM json_each(?1) WHERE true \
-                 ON CONFLICT (task_id, module_id) DO NOTHING",
-            )
-            .bind(outcomes)
+                 SELECT ?3, \
+                        COALESCE(o.module_id, (SELECT m.id FROM learner_modules m \
+                                               WHERE m.learner_id = o.learner_id \
+                                                 AND m.usage_key = o.usage_key \
+                                                 AND m.course_key = ?4)), \
+                        o.learner_id, o.username, o.usage_key, o.status, o.reason, o.old_grade, \
+                        o.old_max_grade, o.new_grade, o.new_max_grade, ?5 \
+                 FROM o WHERE true \
+                 ON CONFLICT (task_id, module_id) DO NOTHING"
+            ))
+            .bind(rows)
+            .bind(pack)
             .bind(&task_id)
             .bind(&course_key)
             .bind(&at_text)
@@ -1544,9 +1704,10 @@ impl Backend for SqliteBackend {
             .await
             .map_err(StoreError::db(C))?;
         }
-        if let Some(events) = events {
+        if let Some((rows, pack)) = events {
             sqlx::query(INSERT_EVENTS_SQL)
-                .bind(events)
+                .bind(rows)
+                .bind(pack)
                 .bind(&task_id)
                 .execute(&mut *tx)
                 .await
@@ -1772,8 +1933,10 @@ impl Backend for SqliteBackend {
         let mut tx = self.write_tx(C).await?;
         let mut inserted = 0;
         for batch in events.chunks(BATCH_ROWS) {
+            let (rows, pack) = events_param(batch);
             let result = sqlx::query(INSERT_EVENTS_SQL)
-                .bind(events_param(batch)?)
+                .bind(json_param(C, &rows)?)
+                .bind(pack.buf)
                 .bind(None::<String>)
                 .execute(&mut *tx)
                 .await
