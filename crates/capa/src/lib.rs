@@ -15,9 +15,28 @@
 //! assert_eq!((grade.score, grade.total), (1.0, 1.0));
 //! ```
 //!
-//! Deliberate differences from upstream are listed in the crate README section of each module:
-//! formula sampling is seeded ([`responses`] formula), `$anonymous_student_id` makes a problem not
-//! rescorable, hint/feedback HTML (`msg`) is not produced.
+//! # Deliberate differences from upstream
+//!
+//! * **Formula sampling is seeded.** Upstream draws `formularesponse` sample points from Python's
+//!   unseeded module-global `random`, so a borderline answer can flip between rescores. Here the
+//!   points come from ChaCha8 keyed by `(problem seed, response index)`: a rescore is reproducible.
+//! * **`$anonymous_student_id`** has no value when rescoring (it is not in the stored state), so an
+//!   answer-bearing attribute that uses it makes the problem not rescorable. `$seed`,
+//!   `$script_code`, `$python_path` and `$extra_files` are substituted as upstream.
+//! * **Any Python `<script>`** (type not containing `javascript`/`perl`) makes the problem not
+//!   rescorable, even when the grade would not depend on it: capa executes it at load and it could
+//!   define `$variables` or fail.
+//! * **Conditional hints** (`<hintgroup>` with `hintfn`, or with `numericalhint`/`optionhint`/
+//!   `formulahint`) are reported as not rescorable; `stringhint` hint groups are reproduced.
+//! * **Feedback is not rendered**: `msg` is always empty. Hint processing is reproduced only where it
+//!   can raise (and so abort the grade upstream).
+//! * Error messages copy Open edX's texts where the reference gives them. Python `re` error texts
+//!   are reproduced for the common syntax errors; a pattern using a construct this engine does
+//!   not translate faithfully makes the problem not rescorable instead.
+//!
+//! Performance: compile once, grade many. Everything derived from the XML (names, correct sets,
+//! regexes, staff values, tolerances, parsed instructor formulas) is precomputed; a grade only
+//! evaluates the learner's expressions. Input ids in [`Grade`] are shared `Arc<str>`s.
 
 pub mod bench_support;
 mod compile;
