@@ -110,6 +110,18 @@ pub trait Backend: Send + Sync + 'static {
     async fn get_learner(&self, id: i64) -> Result<Option<LearnerRecord>, StoreError>;
     /// Number of learners.
     async fn count_learners(&self) -> Result<u64, StoreError>;
+    /// A keyset page of learners in id order: `id > after_id`, at most `limit`.
+    async fn list_learners(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<LearnerRecord>, StoreError>;
+    /// Read-only check before an import: the learners whose username or email belongs to a
+    /// stored learner with another id (each such clash once per column), by index.
+    async fn check_learners(
+        &self,
+        learners: &[LearnerRecord],
+    ) -> Result<Vec<LearnerConflict>, StoreError>;
 
     // ----- learner modules ------------------------------------------------------------------
 
@@ -129,6 +141,18 @@ pub trait Backend: Send + Sync + 'static {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<ModuleRecord>, StoreError>;
+    /// Writes modules exported from Open edX, keeping their ids, in one transaction. A module is
+    /// keyed by (learner, usage key, course) as in `upsert_modules`; a new one takes the given
+    /// `id` (0: the store assigns one), an existing one keeps its id and has every other field
+    /// replaced (`username` is ignored). Modules of unknown learners, and modules whose id
+    /// belongs to a stored module of another (learner, usage key, course), are not written and
+    /// come back in [`ModuleImport::rejected`]; the others are.
+    async fn import_modules(&self, modules: &[ModuleRecord]) -> Result<ModuleImport, StoreError>;
+    /// Read-only check: the modules `import_modules` would reject now, by index.
+    async fn check_modules(
+        &self,
+        modules: &[ModuleRecord],
+    ) -> Result<Vec<(usize, ModuleRejection)>, StoreError>;
     /// One learner's module for a block (usage key in either form).
     async fn get_module(
         &self,

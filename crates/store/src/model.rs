@@ -613,3 +613,39 @@ impl CancelOutcome {
         }
     }
 }
+
+/// A learner of an import whose username or email belongs to another stored learner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LearnerConflict {
+    /// Index of the learner in the checked slice.
+    pub index: usize,
+    /// `"username"` or `"email"`.
+    pub column: String,
+    /// The stored learner that has it.
+    pub other_id: i64,
+}
+
+/// Why a module of an import was not written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModuleRejection {
+    /// No learner has the module's `learner_id`.
+    UnknownLearner,
+    /// The module's id belongs to a stored module of another learner, block or course.
+    IdTaken {
+        /// That module's learner.
+        learner_id: i64,
+        /// That module's block.
+        usage_key: String,
+        /// That module's course.
+        course_key: String,
+    },
+}
+
+/// What `import_modules` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleImport {
+    /// Modules inserted or replaced.
+    pub written: u64,
+    /// Modules not written, by index in the given slice, with the reason.
+    pub rejected: Vec<(usize, ModuleRejection)>,
+}

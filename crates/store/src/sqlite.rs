@@ -1098,6 +1098,32 @@ impl Backend for SqliteBackend {
         row.as_ref().map(learner_from_row).transpose()
     }
 
+    async fn list_learners(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<LearnerRecord>, StoreError> {
+        data_import::list_learners(self, after_id, limit).await
+    }
+
+    async fn check_learners(
+        &self,
+        learners: &[LearnerRecord],
+    ) -> Result<Vec<LearnerConflict>, StoreError> {
+        data_import::check_learners(self, learners).await
+    }
+
+    async fn import_modules(&self, modules: &[ModuleRecord]) -> Result<ModuleImport, StoreError> {
+        data_import::import_modules(self, modules).await
+    }
+
+    async fn check_modules(
+        &self,
+        modules: &[ModuleRecord],
+    ) -> Result<Vec<(usize, ModuleRejection)>, StoreError> {
+        data_import::check_modules(&self.pool, modules).await
+    }
+
     async fn count_learners(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM learners")
             .fetch_one(&self.pool)
@@ -2005,3 +2031,6 @@ impl Backend for SqliteBackend {
         Ok(count(n))
     }
 }
+
+// Declared after the shared helpers and macros above, which it uses.
+mod data_import;

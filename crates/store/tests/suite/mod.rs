@@ -1642,6 +1642,119 @@ pub async fn task_state_strings(_store: &Store) {
 }
 
 /// Runs `$body!(name)` for every suite function, so each backend's test file lists them once.
+/// Learner data from Open edX: learner pages, clash checks, and module writes that keep ids.
+pub async fn learner_data_import_keeps_ids(store: &Store) {
+    let learners = seed(store, 3).await;
+    // list_learners pages in id order.
+    let first = store.list_learners(0, 2).await.unwrap();
+    assert_eq!(
+        first.iter().map(|l| l.id).collect::<Vec<_>>(),
+        vec![1001, 1002]
+    );
+    let rest = store.list_learners(1002, 2).await.unwrap();
+    assert_eq!(rest, vec![learners[2].clone()]);
+
+    // check_learners: a username or email of another id clashes; the same id does not.
+    let clashes = store
+        .check_learners(&[
+            learners[0].clone(),
+            LearnerRecord {
+                id: 5,
+                username: "learner2".into(),
+                email: "new@example.com".into(),
+            },
+            LearnerRecord {
+                id: 6,
+                username: "learner3".into(),
+                email: "learner1@example.com".into(),
+            },
+        ])
+        .await
+        .unwrap();
+    let got: Vec<(usize, &str, i64)> = clashes
+        .iter()
+        .map(|c| (c.index, c.column.as_str(), c.other_id))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, "username", 1002),
+            (2, "username", 1003),
+            (2, "email", 1001)
+        ]
+    );
+
+    // import_modules keeps the given ids, replaces by id or by (learner, block, course), and
+    // rejects unknown learners and ids that hold another learner's module.
+    let at = Utc::now().trunc_subsecs(6);
+    let module = |id: i64, learner_id: i64, block: &str| ModuleRecord {
+        id,
+        learner_id,
+        username: String::new(),
+        course_key: COURSE.into(),
+        usage_key: key("problem", block),
+        module_type: "problem".into(),
+        state: Some(format!(r#"{{"imported": {id}}}"#)),
+        grade: Some(0.5),
+        max_grade: Some(1.0),
+        done: "i".into(),
+        created: at - ChronoDuration::days(30),
+        modified: at,
+    };
+    let existing = store
+        .get_module(1001, COURSE, &key("problem", "p1"))
+        .await
+        .unwrap()
+        .unwrap();
+    let batch = vec![
+        module(900_000, 1001, "p3"),     // new: takes id 900000
+        module(900_001, 9_999, "p3"),    // unknown learner
+        module(existing.id, 1002, "p3"), // id holds learner 1001's p1 module
+        module(900_002, 1001, "p1"),     // (learner, block) exists: replaces it, keeps its id
+        module(0, 1002, "p3"),           // no id: assigned
+    ];
+    assert_eq!(store.check_modules(&batch).await.unwrap().len(), 2);
+    let report = store.import_modules(&batch).await.unwrap();
+    assert_eq!(report.written, 3);
+    assert_eq!(
+        report.rejected,
+        vec![
+            (1, ModuleRejection::UnknownLearner),
+            (
+                2,
+                ModuleRejection::IdTaken {
+                    learner_id: 1001,
+                    usage_key: key("problem", "p1"),
+                    course_key: COURSE.into()
+                }
+            ),
+        ]
+    );
+    let kept = store
+        .get_module(1001, COURSE, &key("problem", "p3"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (kept.id, kept.done.as_str(), kept.created),
+        (900_000, "i", at - ChronoDuration::days(30))
+    );
+    let replaced = store
+        .get_module(1001, COURSE, &key("problem", "p1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (replaced.id, replaced.state.as_deref()),
+        (existing.id, Some(r#"{"imported": 900002}"#))
+    );
+    // Importing the same rows again changes nothing and rejects the same ones.
+    let before = fetch_all(store, &scope(&[]), 100).await;
+    let again = store.import_modules(&batch).await.unwrap();
+    assert_eq!((again.written, again.rejected.len()), (3, 2));
+    assert_eq!(fetch_all(store, &scope(&[]), 100).await, before);
+}
+
 #[macro_export]
 macro_rules! for_each_suite_test {
     ($m:ident) => {
@@ -1652,6 +1765,7 @@ macro_rules! for_each_suite_test {
             import_is_all_or_nothing,
             learners_upsert_and_find,
             modules_count_fetch_and_get,
+            learner_data_import_keeps_ids,
             module_scan_many_keys,
             module_stream_with_concurrent_inserts,
             dedup_refuses_identical_active_task,
