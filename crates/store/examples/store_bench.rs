@@ -44,17 +44,36 @@ fn state(i: i64) -> String {
     .to_string()
 }
 
+/// Removes the temporary directory at the end.
+struct Cleanup(std::path::PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn rate(n: u64, d: Duration) -> String {
     format!("{:>9.0}/s", n as f64 / d.as_secs_f64())
 }
 
-/// CPU time of this process (all threads, SQLite's included), from /proc/self/stat; the
-/// machine may be shared, so rates are also given per CPU-second. `None` off Linux.
+/// CPU time of this process's live threads (SQLite's connection threads included), summed
+/// from /proc/self/task/*/schedstat in nanoseconds. The machine may be shared, so rates are
+/// also given per CPU-second. `None` off Linux.
 fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10)) // USER_HZ is 100 on Linux
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
+}
+
+fn cpu_since(start: Option<Duration>) -> Duration {
+    match (start, cpu_time()) {
+        (Some(a), Some(b)) if b > a => b - a,
+        _ => Duration::ZERO,
+    }
 }
 
 /// Wall-clock and CPU-time rate of a phase.
@@ -73,9 +92,9 @@ impl Phase {
 
     fn report(&self, label: &str, n: u64, note: &str) {
         let wall = self.wall.elapsed();
-        let cpu = match (self.cpu, cpu_time()) {
-            (Some(a), Some(b)) if b > a => format!(", {} per CPU-second", rate(n, b - a)),
-            _ => String::new(),
+        let cpu = match cpu_since(self.cpu) {
+            Duration::ZERO => String::new(),
+            cpu => format!(", {} per CPU-second", rate(n, cpu)),
         };
         println!(
             "{label:<34} {} wall{cpu} ({n} in {wall:.2?}{note})",
@@ -93,8 +112,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(200_000);
     let chunk: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1000);
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("bench.db");
+    // STORE_BENCH_DIR keeps the database for inspection (default: a temporary directory).
+    let dir = match std::env::var_os("STORE_BENCH_DIR") {
+        Some(d) => tempfile::Builder::new()
+            .prefix("store-bench")
+            .tempdir_in(d)?
+            .keep(),
+        None => tempfile::tempdir()?.keep(),
+    };
+    let _cleanup = (std::env::var_os("STORE_BENCH_DIR").is_none()).then(|| Cleanup(dir.clone()));
+    let path = dir.join("bench.db");
     let store = Store::open(path.to_str().unwrap()).await?;
     println!(
         "sqlite file {}, {learners} learners, chunk {chunk}",
@@ -181,13 +208,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (mut fetch_time, mut build_time, mut commit_time) =
         (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut fetch_cpu, mut commit_cpu) = (Duration::ZERO, Duration::ZERO);
     let mut commits = 0u64;
     let mut cursor = 0;
     let all = Phase::start();
     loop {
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), cpu_time());
         let page = store.fetch_modules(&scope, cursor, chunk).await?;
         fetch_time += t.elapsed();
+        fetch_cpu += cpu_since(c);
         if page.is_empty() {
             break;
         }
@@ -251,9 +280,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         build_time += t.elapsed();
         cursor = commit.new_cursor;
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), cpu_time());
         store.commit_chunk(&commit).await?;
         commit_time += t.elapsed();
+        commit_cpu += cpu_since(c);
         commits += 1;
     }
     let n = learners as u64;
@@ -262,19 +292,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         n,
         &format!(": fetch {fetch_time:.2?}, build {build_time:.2?}, commit {commit_time:.2?}"),
     );
+    let per = |d: Duration| d.as_secs_f64() * 1000.0 / commits as f64;
     println!(
-        "  store only      {} (fetch + commit)",
-        rate(n, fetch_time + commit_time)
+        "  fetch_modules + commit_chunk    {} wall, {} per CPU-second",
+        rate(n, fetch_time + commit_time),
+        rate(n, fetch_cpu + commit_cpu)
     );
     println!(
-        "  commit_chunk    {} ({:.2} ms per commit of {chunk} learners: 1 update + 1 outcome + 1 event each)",
+        "  commit_chunk                    {} wall, {} per CPU-second \
+         ({:.2} ms wall, {:.2} ms CPU per commit of {chunk} learners; \
+         each: 1 module update + 1 outcome + 1 event)",
         rate(n, commit_time),
-        commit_time.as_secs_f64() * 1000.0 / commits as f64
+        rate(n, commit_cpu),
+        per(commit_time),
+        per(commit_cpu)
     );
     println!(
-        "  fetch_modules   {} ({:.2} ms per page of {chunk})",
+        "  fetch_modules                   {} wall, {} per CPU-second \
+         ({:.2} ms wall, {:.2} ms CPU per page of {chunk})",
         rate(n, fetch_time),
-        fetch_time.as_secs_f64() * 1000.0 / commits as f64
+        rate(n, fetch_cpu),
+        per(fetch_time),
+        per(fetch_cpu)
     );
     let done = store
         .finish_task(task.id, "bench-worker", FinalState::Success)
