@@ -6,9 +6,10 @@
 //! so the write lock is taken before anything is read: a deferred transaction that reads and
 //! then writes can fail with `SQLITE_BUSY_SNAPSHOT` without ever calling the busy handler.
 //!
-//! Batches travel as one JSON array parameter expanded with `json_each`: one prepared
-//! statement per kind of row instead of one round-trip to the connection thread per row,
-//! which is what makes bulk inserts and chunk commits fast.
+//! Batches travel as one JSON array parameter expanded with `jsonb_each` (plus one BLOB of
+//! long text, see [`TextPack`]): one prepared statement per kind of row instead of one
+//! round-trip to the connection thread per row, which is what makes bulk inserts and chunk
+//! commits fast. Module pages come back the same way, as one JSON text (see `json_page!`).
 
 use crate::backend::Backend;
 use crate::error::{StoreError, SubmitError};
