@@ -1,1 +1,107 @@
-fn main() {}
+//! The `coursetasks` binary: wires the grading engine, the task engine and the store behind one
+//! command line.
+
+mod cli;
+mod commands;
+mod display;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use serde::Serialize;
+
+use crate::cli::{Cli, Command};
+
+/// A failure with an exit code of its own, so scripts can tell bad input from a busy task from a
+/// broken database. Anything else exits 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    /// Bad arguments or input (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    /// Input that names something that fails validation (exit 2).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::usage(message)
+    }
+    /// Something named does not exist (exit 3).
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Failure {
+            code: 3,
+            message: message.into(),
+        }
+    }
+    /// An identical task is already queued or running (exit 4).
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Failure {
+            code: 4,
+            message: message.into(),
+        }
+    }
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        // The engine commands are synchronous and print their own JSON errors.
+        Command::Grade(args) => return commands::engine::grade(args),
+        Command::Calc(args) => return commands::engine::calc(args),
+        command => run_async(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let code = error.downcast_ref::<Failure>().map_or(1, |f| f.code);
+            eprintln!("error: {error:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run_async(command: Command) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match command {
+            Command::Init(args) => commands::tasks::init(args).await,
+            Command::Submit(args) => commands::tasks::submit_cmd(args).await,
+            Command::Status(args) => commands::tasks::status(args).await,
+            Command::Tasks(args) => commands::tasks::tasks(args).await,
+            Command::Outcomes(args) => commands::tasks::outcomes(args).await,
+            Command::Events(args) => commands::tasks::events(args).await,
+            Command::Cancel(args) => commands::tasks::cancel(args).await,
+            Command::Worker(args) => commands::tasks::worker(args).await,
+            Command::Demo(args) => commands::demo::run(args).await,
+            Command::Bench(args) => commands::bench::run(args).await,
+            Command::Grade(_) | Command::Calc(_) => unreachable!("handled synchronously"),
+        }
+    })
+}
+
+/// Logs go to stderr; `RUST_LOG` selects them (default: warnings only, so command output stays
+/// clean).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

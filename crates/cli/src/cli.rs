@@ -1,0 +1,290 @@
+//! Command-line interface definition (clap derive). Each subcommand is implemented in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Where the database lives when neither `--db` nor `COURSETASKS_DB` says otherwise: a file in the
+/// current directory, so that `init`, `submit`, `worker` and `status` run from one folder share it.
+pub const DEFAULT_DB: &str = "coursetasks.db";
+
+/// The demo's own database file, replaced on every run.
+pub const DEFAULT_DEMO_DB: &str = "coursetasks-demo.db";
+
+/// coursetasks: instructor bulk operations on learners' problem state (rescore, reset attempts,
+/// delete state, override score), run as tracked, crash-safe background tasks.
+#[derive(Debug, Parser)]
+#[command(name = "coursetasks", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command that opens the database.
+#[derive(Debug, Args, Clone)]
+pub struct DbArgs {
+    /// The database: a SQLite file path (created when missing) or a `sqlite:` URL.
+    #[arg(long, env = "COURSETASKS_DB", default_value = DEFAULT_DB, global = true)]
+    pub db: String,
+}
+
+/// `--json` for read commands: machine-readable output instead of tables.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct JsonFlag {
+    /// Print JSON instead of a human-readable table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Grade learner answers against a capa problem file and print the correctness map as JSON.
+    Grade(GradeArgs),
+    /// Evaluate a formula with Open edX's calc semantics and print the value as JSON.
+    Calc(CalcArgs),
+    /// Create (or migrate) the database.
+    Init(InitArgs),
+    /// Submit a bulk task (validated first; nothing is created when validation fails).
+    Submit(SubmitArgs),
+    /// Show one task's state, counts, progress and Open edX status message.
+    Status(StatusArgs),
+    /// List tasks: a course's running tasks, or the history of a problem, a learner or a task type.
+    Tasks(TasksArgs),
+    /// Per-learner outcomes of a task (CSV or JSON).
+    Outcomes(OutcomesArgs),
+    /// Tracking events emitted by tasks, as JSON lines.
+    Events(EventsArgs),
+    /// Cancel a task: a queued one is revoked at once, a running one stops at its next chunk.
+    Cancel(CancelArgs),
+    /// Run queued tasks until interrupted (Ctrl-C finishes the current chunk and stops).
+    Worker(WorkerArgs),
+    /// The main job, end to end: sample course, synthetic learners, an answer-key fix and a rescore.
+    Demo(DemoArgs),
+    /// Measure grading and task throughput against baselines measured in the same run.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GradeArgs {
+    /// The capa problem XML file.
+    #[arg(long)]
+    pub problem: PathBuf,
+    /// Learner answers: a JSON object mapping full input ids to a string or a list of strings,
+    /// or `@PATH` to read it from a file.
+    #[arg(long)]
+    pub answers: String,
+    /// The problem's html id, the prefix of its input ids (`<id>_2_1`, ...).
+    #[arg(long, default_value = "1")]
+    pub problem_id: String,
+    /// The learner's problem seed (used by `$seed` and formula sampling).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CalcArgs {
+    /// The expression, e.g. "2*x^2 + sin(pi/2)".
+    pub expression: String,
+    /// A variable binding NAME=VALUE (VALUE is itself evaluated); repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Match variable and function names case-sensitively (Open edX's default is insensitive).
+    #[arg(long)]
+    pub case_sensitive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// The task types, with the names instructors type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SubmitKind {
+    /// Regrade every learner's stored answers against the current problem definition.
+    Rescore,
+    /// Like rescore, but only keep a new score that is at least the old one.
+    RescoreIfHigher,
+    /// Set attempts back to 0 so learners can submit again.
+    ResetAttempts,
+    /// Delete learners' state for the problem.
+    DeleteState,
+    /// Set one learner's score by hand.
+    OverrideScore,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// What to do.
+    #[arg(value_enum)]
+    pub kind: SubmitKind,
+    /// Course key, e.g. course-v1:Org+Course+Run.
+    #[arg(long)]
+    pub course: String,
+    /// The problem's usage key (block-v1:... or i4x://...).
+    #[arg(long, conflicts_with = "container", required_unless_present = "container")]
+    pub problem: Option<String>,
+    /// A section or subsection: the task covers every scored problem under it.
+    #[arg(long)]
+    pub container: Option<String>,
+    /// One learner, by username or email.
+    #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+    pub learner: Option<String>,
+    /// Every learner with state for the problem.
+    #[arg(long)]
+    pub all: bool,
+    /// The new score (override-score only), in weighted points between 0 and the problem's value.
+    #[arg(long)]
+    pub score: Option<f64>,
+    /// Who asks for the task (recorded on the task and its events).
+    #[arg(long, env = "COURSETASKS_REQUESTER", default_value = "cli")]
+    pub requester: String,
+    /// Run the task in this process right away and show its progress, instead of leaving it to a worker.
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The task id (UUID).
+    pub task: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// Only tasks of this course.
+    #[arg(long)]
+    pub course: Option<String>,
+    /// Only queued or running tasks.
+    #[arg(long)]
+    pub running: bool,
+    /// History of this problem (all-learner tasks on it, or with --learner that learner's tasks on it).
+    #[arg(long)]
+    pub problem: Option<String>,
+    /// History of this learner (username or email).
+    #[arg(long)]
+    pub learner: Option<String>,
+    /// Only this task type.
+    #[arg(long = "type", value_enum)]
+    pub kind: Option<SubmitKind>,
+    /// At most this many tasks, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutcomeFilter {
+    Succeeded,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct OutcomesArgs {
+    /// The task id.
+    pub task: String,
+    /// Only outcomes with this status.
+    #[arg(long, value_enum)]
+    pub status: Option<OutcomeFilter>,
+    /// Output format (JSON is one object per line).
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: TableFormat,
+    /// Same as --format json.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only events of this task.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Only events of this course.
+    #[arg(long)]
+    pub course: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The task id.
+    pub task: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// How many tasks this process runs at once.
+    #[arg(long, default_value_t = 2)]
+    pub concurrency: usize,
+    /// This worker's name in leases (defaults to host and process id).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Exit when no task is left instead of waiting for more.
+    #[arg(long)]
+    pub exit_when_idle: bool,
+    /// Learner modules per chunk; each chunk is one transaction.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub chunk_size: u32,
+    /// Seconds a claimed task stays this worker's without a commit or heartbeat; after that
+    /// another worker may take it over (its progress is never lost).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub lease_seconds: u64,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many synthetic learners to generate.
+    #[arg(long, default_value_t = 100_000)]
+    pub learners: u64,
+    /// Seed for the synthetic data; the same seed gives the same run.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// The demo's database file. The default file is replaced on every run; any other path must not
+    /// exist yet (the demo creates a fresh database and never overwrites one).
+    #[arg(long, default_value = DEFAULT_DEMO_DB)]
+    pub db: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Learner modules in the task benchmarks.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub modules: u64,
+    /// Where to put the benchmark database (a fresh file; removed afterwards).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Only run the grading benchmark.
+    #[arg(long)]
+    pub grading_only: bool,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,366 @@
+//! The task commands: init, submit, status, tasks, outcomes, events, cancel, worker.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use chrono::Utc;
+use coursetasks_store::{
+    CancelOutcome, EventFilter, OutcomeStatus, Store, StoreError, TaskFilter, TaskRecord, TaskState,
+};
+use coursetasks_tasks::{TaskKind, Target};
+use coursetasks_engine::{
+    PoolConfig, ProgressSink, SubmitError, SubmitRequest, Worker, WorkerConfig, run_pool, submit,
+};
+use uuid::Uuid;
+
+use crate::cli::{
+    CancelArgs, EventsArgs, InitArgs, OutcomeFilter, OutcomesArgs, StatusArgs, SubmitArgs,
+    SubmitKind, TableFormat, TasksArgs, WorkerArgs,
+};
+use crate::display::{LiveProgress, status_text, task_table};
+use coursetasks_engine::TaskView;
+use crate::{Failure, print_json};
+
+/// Opens the store, with the location in the error.
+pub async fn open_store(db: &str) -> Result<Store> {
+    Store::open(db)
+        .await
+        .with_context(|| format!("opening the database {db}"))
+}
+
+pub fn task_kind(kind: SubmitKind) -> TaskKind {
+    match kind {
+        SubmitKind::Rescore => TaskKind::Rescore,
+        SubmitKind::RescoreIfHigher => TaskKind::RescoreIfHigher,
+        SubmitKind::ResetAttempts => TaskKind::ResetAttempts,
+        SubmitKind::DeleteState => TaskKind::DeleteState,
+        SubmitKind::OverrideScore => TaskKind::OverrideScore,
+    }
+}
+
+fn parse_task_id(text: &str) -> Result<Uuid> {
+    Uuid::parse_str(text.trim())
+        .map_err(|e| Failure::usage(format!("{text:?} is not a task id (a UUID): {e}")).into())
+}
+
+async fn load_task(store: &Store, text: &str) -> Result<TaskRecord> {
+    let id = parse_task_id(text)?;
+    match store.get_task(id).await? {
+        Some(task) => Ok(task),
+        None => Err(Failure::not_found(format!("no task {id} in this database")).into()),
+    }
+}
+
+pub async fn init(args: InitArgs) -> Result<()> {
+    let store = open_store(&args.db.db).await?;
+    println!(
+        "database ready: {} ({}); {} courses, {} learners",
+        args.db.db,
+        store.backend_name(),
+        store.list_courses().await?.len(),
+        store.count_learners().await?
+    );
+    Ok(())
+}
+
+pub async fn submit_cmd(args: SubmitArgs) -> Result<()> {
+    if args.score.is_some() && args.kind != SubmitKind::OverrideScore {
+        return Err(Failure::usage("--score only goes with override-score").into());
+    }
+    let store = open_store(&args.db.db).await?;
+    let target = match (&args.problem, &args.container) {
+        (Some(p), None) => Target::Problem(p.clone()),
+        (None, Some(c)) => Target::EntranceExam(c.clone()),
+        _ => return Err(Failure::usage("give exactly one of --problem or --container").into()),
+    };
+    let request = SubmitRequest {
+        kind: task_kind(args.kind),
+        course_key: args.course.clone(),
+        target,
+        learner: args.learner.clone(),
+        score: args.score,
+        requester: args.requester.clone(),
+    };
+    let task = match submit(&store, &request).await {
+        Ok(task) => task,
+        Err(SubmitError::AlreadyRunning { existing }) => {
+            return Err(Failure::conflict(
+                SubmitError::AlreadyRunning { existing }.to_string(),
+            )
+            .into());
+        }
+        Err(SubmitError::Invalid(e)) => {
+            return Err(Failure::invalid(format!("task not created: {}", e.message)).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let task = if args.wait {
+        wait_for(&store, task.id, &LiveProgress::new(args.json.json)).await?
+    } else {
+        task
+    };
+    if args.json.json {
+        print_json(&TaskView::new(&task, Utc::now()))?;
+    } else if args.wait {
+        print!("{}", status_text(&TaskView::new(&task, Utc::now())));
+    } else {
+        println!("submitted task {} ({}), queued", task.id, task.task_type);
+        println!("run it with `coursetasks worker`, follow it with `coursetasks status {}`", task.id);
+    }
+    Ok(())
+}
+
+/// Runs tasks in this process until `task_id` has ended (another worker process may run it too;
+/// then this only watches), reporting its progress to `sink`.
+pub async fn wait_for(store: &Store, task_id: Uuid, sink: &dyn ProgressSink) -> Result<TaskRecord> {
+    let worker = Worker::new(
+        store.clone(),
+        WorkerConfig::new(WorkerConfig::unique_name("cli")),
+    );
+    let mut last_attempted = None;
+    loop {
+        let task = store
+            .get_task(task_id)
+            .await?
+            .with_context(|| format!("task {task_id} disappeared"))?;
+        if task.state.is_ready() {
+            return Ok(task);
+        }
+        if worker.run_next(sink).await?.is_none() {
+            // Someone else holds it: follow its progress from the store.
+            if task.state == TaskState::Running && last_attempted != Some(task.attempted) {
+                last_attempted = Some(task.attempted);
+                sink.chunk_committed(&task);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+pub async fn status(args: StatusArgs) -> Result<()> {
+    let store = open_store(&args.db.db).await?;
+    let task = load_task(&store, &args.task).await?;
+    let view = TaskView::new(&task, Utc::now());
+    if args.json.json {
+        print_json(&view)
+    } else {
+        print!("{}", status_text(&view));
+        Ok(())
+    }
+}
+
+pub async fn tasks(args: TasksArgs) -> Result<()> {
+    let store = open_store(&args.db.db).await?;
+    let mut filter = TaskFilter {
+        course_key: args.course.clone(),
+        limit: Some(args.limit),
+        task_type: args.kind.map(|k| task_kind(k).task_type().to_owned()),
+        ..Default::default()
+    };
+    if args.running {
+        filter.states = vec![TaskState::Queued, TaskState::Running];
+    }
+    let learner = match &args.learner {
+        None => None,
+        Some(identifier) => Some(store.find_learner(identifier).await?.ok_or_else(|| {
+            Failure::not_found(format!("no learner with username or email {identifier:?}"))
+        })?),
+    };
+    if let Some(problem) = &args.problem {
+        let block = store
+            .get_block(problem)
+            .await?
+            .ok_or_else(|| Failure::not_found(format!("no block {problem}")))?;
+        // History of a problem is keyed like submission: all-learner tasks, or one learner's.
+        filter.task_key = Some(coursetasks_tasks::task_key(
+            &block.usage_key,
+            learner.as_ref().map(|l| l.id),
+        ));
+    } else if let Some(learner) = &learner {
+        filter.student = Some(learner.username.clone());
+    }
+    let tasks = store.list_tasks(&filter).await?;
+    if args.json.json {
+        let views: Vec<TaskView> = tasks
+            .iter()
+            .map(|t| TaskView::new(t, Utc::now()))
+            .collect();
+        print_json(&views)
+    } else {
+        if tasks.is_empty() {
+            println!("no tasks");
+        } else {
+            print!("{}", task_table(&tasks, Utc::now()));
+        }
+        Ok(())
+    }
+}
+
+pub async fn outcomes(args: OutcomesArgs) -> Result<()> {
+    let store = open_store(&args.db.db).await?;
+    let task = load_task(&store, &args.task).await?;
+    let status = args.status.map(|s| match s {
+        OutcomeFilter::Succeeded => OutcomeStatus::Succeeded,
+        OutcomeFilter::Skipped => OutcomeStatus::Skipped,
+        OutcomeFilter::Failed => OutcomeStatus::Failed,
+    });
+    let json = args.json || args.format == TableFormat::Json;
+    // CSV through the csv crate (quoting of reasons with commas and quotes), JSON as one object a
+    // line; both stream page by page, so a million outcomes need no more memory than a page.
+    let mut csv_out =
+        (!json).then(|| csv::Writer::from_writer(std::io::BufWriter::new(std::io::stdout().lock())));
+    let mut json_out = json.then(|| std::io::BufWriter::new(std::io::stdout().lock()));
+    if let Some(w) = csv_out.as_mut() {
+        w.write_record([
+            "module_id",
+            "learner_id",
+            "username",
+            "usage_key",
+            "status",
+            "reason",
+            "old_grade",
+            "old_max_grade",
+            "new_grade",
+            "new_max_grade",
+        ])?;
+    }
+    let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    let mut after = 0;
+    loop {
+        let page = store.list_outcomes(task.id, status, after, 5_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for o in &page {
+            if let Some(w) = csv_out.as_mut() {
+                w.write_record([
+                    o.module_id.map(|m| m.to_string()).unwrap_or_default(),
+                    o.learner_id.to_string(),
+                    o.username.clone(),
+                    o.usage_key.clone(),
+                    o.status.as_str().to_owned(),
+                    o.reason.clone().unwrap_or_default(),
+                    num(o.old_grade),
+                    num(o.old_max_grade),
+                    num(o.new_grade),
+                    num(o.new_max_grade),
+                ])?;
+            } else if let Some(w) = json_out.as_mut() {
+                serde_json::to_writer(&mut *w, o)?;
+                w.write_all(b"\n")?;
+            }
+        }
+    }
+    if let Some(mut w) = csv_out {
+        w.flush()?;
+    }
+    if let Some(mut w) = json_out {
+        w.flush()?;
+    }
+    Ok(())
+}
+
+pub async fn events(args: EventsArgs) -> Result<()> {
+    let store = open_store(&args.db.db).await?;
+    let task_id = match &args.task {
+        Some(t) => Some(load_task(&store, t).await?.id),
+        None => None,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut filter = EventFilter {
+        task_id,
+        course_key: args.course.clone(),
+        after_id: 0,
+        limit: 5_000,
+    };
+    loop {
+        let page = store.list_events(&filter).await?;
+        let Some(last) = page.last() else { break };
+        filter.after_id = last.id;
+        for event in &page {
+            serde_json::to_writer(&mut out, event)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+pub async fn cancel(args: CancelArgs) -> Result<()> {
+    let store = open_store(&args.db.db).await?;
+    let id = parse_task_id(&args.task)?;
+    let outcome = match store.request_cancel(id).await {
+        Ok(outcome) => outcome,
+        Err(StoreError::NotFound { .. }) => {
+            return Err(Failure::not_found(format!("no task {id} in this database")).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let text = match &outcome {
+        CancelOutcome::Revoked(_) => "was queued; revoked".to_owned(),
+        CancelOutcome::Requested(_) => {
+            "is running; it stops at its next chunk boundary and ends REVOKED".to_owned()
+        }
+        CancelOutcome::AlreadyFinished(t) => {
+            format!("had already finished ({}); nothing changed", t.state)
+        }
+    };
+    if args.json.json {
+        print_json(&serde_json::json!({
+            "task_id": id.to_string(),
+            "result": match &outcome {
+                CancelOutcome::Revoked(_) => "revoked",
+                CancelOutcome::Requested(_) => "cancel_requested",
+                CancelOutcome::AlreadyFinished(_) => "already_finished",
+            },
+            "task": TaskView::new(outcome.task(), Utc::now()),
+        }))
+    } else {
+        println!("task {id} {text}");
+        Ok(())
+    }
+}
+
+pub async fn worker(args: WorkerArgs) -> Result<()> {
+    let store = open_store(&args.db.db).await?;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| WorkerConfig::unique_name("worker"));
+    if name.trim().is_empty() {
+        bail!("the worker name must not be empty");
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted: finishing the current chunks, then stopping");
+            let _ = stop_tx.send(true);
+        }
+    });
+    eprintln!(
+        "worker {name} on {} ({}), {} at a time; Ctrl-C stops",
+        args.db.db,
+        store.backend_name(),
+        args.concurrency
+    );
+    let sink: Arc<dyn ProgressSink> = Arc::new(LiveProgress::new(false));
+    let mut worker_config = WorkerConfig::new(name);
+    worker_config.chunk_size = args.chunk_size;
+    worker_config.lease = Duration::from_secs(args.lease_seconds);
+    let ran = run_pool(
+        store,
+        worker_config,
+        PoolConfig {
+            concurrency: args.concurrency,
+            exit_when_idle: args.exit_when_idle,
+            ..Default::default()
+        },
+        sink,
+        stop_rx,
+    )
+    .await?;
+    eprintln!("worker stopped after running {ran} tasks");
+    Ok(())
+}

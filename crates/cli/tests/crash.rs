@@ -1,0 +1,127 @@
+//! Crash safety with real processes: a `coursetasks worker` child is SIGKILLed at random points
+//! of a rescore and restarted until the task ends. The task must end SUCCESS with exact counts,
+//! one outcome per learner and one event per change — nothing lost, nothing done twice.
+
+use std::collections::HashSet;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use coursetasks_store::{EventFilter, Store, TaskState};
+use rand::{Rng, SeedableRng};
+
+fn coursetasks(db: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coursetasks"));
+    cmd.env("COURSETASKS_DB", db).env_remove("RUST_LOG");
+    let _ = cmd.stdin(Stdio::null());
+    cmd
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run coursetasks");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+#[test]
+fn a_worker_killed_at_random_points_loses_nothing_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crash.db");
+    let db = db.to_str().unwrap().to_owned();
+
+    // Populate with the demo (its own tasks finish), then queue a fresh rescore of everyone.
+    run_ok(coursetasks(&db).args(["demo", "--learners", "3000", "--seed", "7", "--db", &db]));
+    let (course, problem) = {
+        let (key, _) = coursetasks_sample::answer_key_fix();
+        let course = key
+            .strip_prefix("block-v1:")
+            .and_then(|rest| rest.split("+type@").next())
+            .map(|c| format!("course-v1:{c}"))
+            .unwrap();
+        (course, key)
+    };
+    let submitted = run_ok(coursetasks(&db).args([
+        "submit", "rescore", "--course", &course, "--problem", &problem, "--all", "--json",
+    ]));
+    let submitted: serde_json::Value = serde_json::from_str(&submitted).unwrap();
+    let task_id = submitted["task_id"].as_str().unwrap().to_owned();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = runtime.block_on(Store::open(&db)).unwrap();
+    let id = uuid::Uuid::parse_str(&task_id).unwrap();
+    let task = || runtime.block_on(store.get_task(id)).unwrap().unwrap();
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20261126);
+    let mut kills = 0;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        assert!(Instant::now() < deadline, "the task did not finish in time");
+        let mut child = coursetasks(&db)
+            .args([
+                "worker",
+                "--exit-when-idle",
+                "--concurrency",
+                "1",
+                "--chunk-size",
+                "37",
+                "--lease-seconds",
+                "1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn worker");
+        let kill_after = Duration::from_millis(rng.random_range(30..400));
+        std::thread::sleep(kill_after);
+        match child.try_wait().unwrap() {
+            Some(status) => assert!(status.success(), "worker exited with {status}"),
+            None => {
+                child.kill().expect("SIGKILL the worker");
+                child.wait().unwrap();
+                kills += 1;
+                // Let the dead worker's lease run out so the next one may take over.
+                std::thread::sleep(Duration::from_millis(1100));
+            }
+        }
+        if task().state.is_ready() {
+            break;
+        }
+    }
+
+    let done = task();
+    assert_eq!(done.state, TaskState::Success, "{done:?}");
+    let total = done.total.unwrap();
+    assert!(total > 2000, "enough learners to be interrupted: {total}");
+    assert_eq!(done.attempted, total);
+    assert_eq!(
+        done.attempted,
+        done.succeeded + done.skipped + done.failed,
+        "counts add up"
+    );
+    let outcomes = runtime
+        .block_on(store.list_outcomes(id, None, 0, 10_000_000))
+        .unwrap();
+    assert_eq!(outcomes.len() as u64, total, "one outcome per learner");
+    let modules: HashSet<_> = outcomes.iter().map(|o| o.module_id).collect();
+    assert_eq!(modules.len() as u64, total, "no learner processed twice");
+    let events = runtime
+        .block_on(store.list_events(&EventFilter {
+            task_id: Some(id),
+            course_key: None,
+            after_id: 0,
+            limit: 10_000_000,
+        }))
+        .unwrap();
+    assert_eq!(events.len() as u64, done.succeeded, "one event per change");
+    let event_learners: HashSet<_> = events.iter().map(|e| e.user_id).collect();
+    assert_eq!(event_learners.len(), events.len(), "no event twice");
+    eprintln!(
+        "crash test: {kills} kills, {} claims, {total} learners",
+        done.attempts
+    );
+    assert!(kills >= 1, "the worker was interrupted at least once");
+}
