@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use coursetasks_capa::Problem;
 use coursetasks_olx::{Block, Course, content_hash};
-use coursetasks_store::{BlockRecord, CourseRecord, ImportReport, NewProblemVersion, Store, StoreError};
+use coursetasks_store::{
+    BlockRecord, CourseRecord, ImportReport, NewProblemVersion, Store, StoreError,
+};
 use serde::Serialize;
 
 /// What importing a course did, plus the rescorability of each problem.
@@ -21,6 +23,20 @@ pub struct CourseImport {
     pub problems: Vec<ProblemSummary>,
     /// How many problems use each response type.
     pub response_type_counts: BTreeMap<String, usize>,
+    /// Problems whose XML is new or changed since the previous import, with the version this
+    /// import stored (rescoring uses it; older versions stay readable).
+    pub changed_problems: Vec<ProblemChange>,
+}
+
+/// A problem that got a new version in an import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProblemChange {
+    /// Usage key (`block-v1:` form).
+    pub usage_key: String,
+    /// The version current before the import; `None` for a problem seen for the first time.
+    pub previous_version: Option<i64>,
+    /// The version stored by this import.
+    pub version: i64,
 }
 
 /// A problem as the import summary and `problems` list show it.
@@ -41,7 +57,13 @@ pub struct ProblemSummary {
 }
 
 /// Summarises one problem's XML with the grading engine.
-pub fn summarize_problem(usage_key: &str, display_name: &str, html_id: &str, xml: &str, weight: Option<f64>) -> ProblemSummary {
+pub fn summarize_problem(
+    usage_key: &str,
+    display_name: &str,
+    html_id: &str,
+    xml: &str,
+    weight: Option<f64>,
+) -> ProblemSummary {
     let (response_types, max_score, not_rescorable) = match Problem::compile(xml, html_id) {
         Ok(problem) => (
             problem
@@ -94,7 +116,13 @@ pub async fn import_course(store: &Store, course: &Course) -> Result<CourseImpor
     let blocks: Vec<BlockRecord> = course
         .blocks
         .iter()
-        .map(|b| block_record(&course_key, b, positions.get(b.usage_key.as_str()).copied().unwrap_or(0)))
+        .map(|b| {
+            block_record(
+                &course_key,
+                b,
+                positions.get(b.usage_key.as_str()).copied().unwrap_or(0),
+            )
+        })
         .collect();
     let mut versions = Vec::new();
     let mut problems = Vec::new();
@@ -108,7 +136,11 @@ pub async fn import_course(store: &Store, course: &Course) -> Result<CourseImpor
             &xml,
             block.settings.weight,
         );
-        for t in &summary.response_types {
+        // Per problem, not per response element: a problem with eight dropdowns counts once.
+        let mut types: Vec<&String> = summary.response_types.iter().collect();
+        types.sort();
+        types.dedup();
+        for t in types {
             *response_type_counts.entry(t.clone()).or_insert(0) += 1;
         }
         problems.push(summary);
@@ -118,6 +150,11 @@ pub async fn import_course(store: &Store, course: &Course) -> Result<CourseImpor
             xml,
         });
     }
+    // The versions current before the import, to report which problems change.
+    let mut previous = Vec::with_capacity(versions.len());
+    for v in &versions {
+        previous.push(store.current_problem_version(&v.usage_key).await?);
+    }
     let record = CourseRecord {
         key: course_key.clone(),
         display_name: course.display_name.clone(),
@@ -126,10 +163,26 @@ pub async fn import_course(store: &Store, course: &Course) -> Result<CourseImpor
     let report = store
         .import_course_atomically(&record, &blocks, &versions)
         .await?;
+    let mut changed_problems = Vec::new();
+    for (v, before) in versions.iter().zip(previous) {
+        if before
+            .as_ref()
+            .is_some_and(|b| b.content_hash == v.content_hash)
+        {
+            continue;
+        }
+        let now = store.current_problem_version(&v.usage_key).await?;
+        changed_problems.push(ProblemChange {
+            usage_key: v.usage_key.clone(),
+            previous_version: before.map(|b| b.version),
+            version: now.map_or(1, |n| n.version),
+        });
+    }
     Ok(CourseImport {
         course_key,
         report,
         problems,
         response_type_counts,
+        changed_problems,
     })
 }

@@ -6,6 +6,7 @@
 //! domain rules in `coursetasks-tasks` and the SQL in `coursetasks-store`.
 
 pub mod catalog;
+pub mod learner_data;
 pub mod plan;
 pub mod pool;
 pub mod progress;
@@ -13,7 +14,11 @@ pub mod runner;
 pub mod status;
 pub mod submit;
 
-pub use catalog::{CourseImport, ProblemSummary, import_course, summarize_problem};
+pub use catalog::{CourseImport, ProblemChange, ProblemSummary, import_course, summarize_problem};
+pub use learner_data::{
+    BadRow, DataError, DataImportReport, ImportOptions, OpenInput, detect_format, export_learners,
+    export_state, import_learners, import_state, open_file,
+};
 pub use plan::{ProblemTarget, TaskPlan, resolve};
 pub use pool::{PoolConfig, run_pool};
 pub use progress::{NoProgress, ProgressFn, ProgressSink};
