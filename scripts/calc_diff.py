@@ -85,7 +85,7 @@ class Gen:
         elif r < 0.86:
             mant = rng.choice([str(rng.randint(1, 9)), f"{rng.randint(1, 9)}.{rng.randint(0, 99)}", "5.", ".5"])
             exp_sign = rng.choice(["", "+", "-"])
-            exp = str(rng.choice([0, 1, 2, 3, 10, 100, 300, 308, 309, 320, 400]))
+            exp = str(rng.choice([0, 1, 1, 2, 2, 3, 5, 10, 20, 100, 300, 308, 309, 320, 400]))
             e = rng.choice(["e", "E"])
             sep = self.ws() if rng.random() < 0.2 else ""
             body = f"{mant}{sep}{e}{exp_sign}{exp}"
@@ -98,23 +98,23 @@ class Gen:
     def variable(self):
         rng = self.rng
         r = rng.random()
-        if r < 0.55 and self.var_names:
+        if r < 0.6 and self.var_names:
             name = rng.choice(self.var_names)
-            if rng.random() < 0.2:
+            if rng.random() < 0.1:
                 name = name.swapcase()
             return name
-        if r < 0.8:
-            return rng.choice(CONSTANTS)
-        if r < 0.9:
+        if r < 0.96:
+            return rng.choice(CONSTANTS[:4] if rng.random() < 0.8 else CONSTANTS)
+        if r < 0.98:
             return rng.choice(TENSORS)
         return rng.choice(UNDEFINED)
 
     def atom(self, depth):
         rng = self.rng
         r = rng.random()
-        if depth <= 0 or r < 0.4:
-            return self.number()
-        if r < 0.6:
+        if depth <= 0 or r < 0.35:
+            return self.number() if depth <= 0 and rng.random() < 0.6 or r < 0.35 else self.variable()
+        if r < 0.55:
             return self.variable()
         if r < 0.85:
             name = rng.choice(FUNCTIONS)
@@ -185,6 +185,43 @@ class Gen:
         return expr
 
 
+# Hand-picked cases from the reference documentation and edge cases found while building the
+# evaluator; every run checks them before the random ones.
+CURATED = [
+    "2*3||6", "1+2*3||6", "2^3^2", "-2^2", "(-2)^2", "2*-3", "2^-2", "5--3", "--2", "2*-x",
+    "-(2)", "2x", "3(4)", "x y", "sin 3", "sin (3)", "70%", "(5)%", "x%", "5k", "3m", "1e3",
+    "1 e 3", "- 3", "5 %", "1e3%", "-007", ".5", "5.", "1.5E-2", "PI", "Sin(0)", "J", "E",
+    "x^{2}", "2^{3}", "T_{ij}^{12}''", "x'", "fact(10/2)", "fact(2+3)", "fact(5.0)", "fact(-1)",
+    "fact(i)", "fact(sqrt(-1))", "fact(sin(1))", "fact(abs(-3))", "fact(0)", "fact(30)",
+    "2^100", "10^400", "10.0^400", "10^400/10^399", "10^400/3", "3/10^400", "10^400*1.0",
+    "(10^400)^-1", "2^(0-10^400)", "0^-1", "0.0^-1", "(0-8)^(1/3)", "(-8)^(1/3)", "1/0", "1/0.0",
+    "0/0", "i/0", "arccsch(0)", "csc(0)", "coth(0)", "ln(0)", "1/sin(0)", "0||1", "1||-1",
+    "1||2", "sin(0)||1", "abs(-3)||2", "abs(0)||2", "i||2", "sqrt(-4)", "ln(-1)", "log10(-1)",
+    "log2(-8)", "arcsin(2)", "arccos(2)", "arccos(-2)", "arctanh(2)", "arctanh(1)", "arccosh(0)",
+    "arcsec(0.5)", "arccot(-1)", "arccot(0)", "arccot(i)", "arccot(-i)", "abs(-3)", "abs(-i)",
+    "abs(0-2^63)", "abs(10^400)", "abs(0-2^63-1)", "abs(-3)+10^30", "abs(-3)*2^62*4", "abs(-3)/0",
+    "abs(-3)^-1", "abs(3)^0.5", "abs(-3)^abs(-40)", "2^abs(-3)", "sin(1)^i", "i+sin(1)",
+    "sin(1)+i", "i/sin(0)", "sin(0)/i", "i^2", "(1+i)^0.5", "sqrt(-4)^2", "sqrt(-4)^2.5",
+    "exp(1000)", "exp(1000)*i", "1e400*i", "0*i", "i^(1e308*10)", "(0.5*i)^(1e308*10)",
+    "(1e300*i)^-2", "(1e-300*i)^-2", "(1e200*i)^2", "(1+i)^200", "(2*i)^-101", "10.0^-320",
+    "0.9^7000", "sin(2^63)", "sin(2^64)", "sqrt(2^64)", "sqrt(-2^64)", "sqrt(0-10^400)",
+    "ln(2^64)", "arcsin(2^64)", "arcsin(10^400)", "arccot(2^64)", "arcsec(2^64)", "sec(2^64)",
+    "1" * 4301, "1" * 4300 + "/3", "(" * 30 + "1" + ")" * 30, "sin(" * 30 + "1" + ")" * 30,
+    "", "   ", "\x0c", "\x1c", "((1)", "(1))", ")(", "[1]", "{1}", "1 2", "1..2", "..5", "2e",
+    "2ex", "2e-x", "x '", "x_1_{2}", "T_{ij}(3)", "foo(2)", "x(3)", "R1(R3 + 1)", "sinh(1000)",
+    "cosh(-1000)", "tanh(1000)", "sech(1000)", "csch(1000)", "tan(pi/2)", "cot(0)", "sec(pi/2)",
+]
+
+
+def curated_cases(rng):
+    cases = []
+    for expr in CURATED:
+        for case_sensitive in (False, True):
+            cases.append({"expr": expr, "py_vars": {"x": 2.5, "R1": 1.0, "E": 3, "T_{ij}": 2},
+                          "case_sensitive": case_sensitive})
+    return cases
+
+
 def random_float(rng):
     r = rng.random()
     if r < 0.7:
@@ -197,7 +234,8 @@ def random_float(rng):
 
 
 def random_vars(rng):
-    names = rng.sample(["x", "y", "z", "t", "R1", "R_2", "V0", "x'", "E", "X", "f"], rng.randint(0, 4))
+    pool = ["x", "y", "z", "t", "R1", "R_2", "V0", "x'", "E", "X", "f", "T_{ij}", "U^{a}", "sin"]
+    names = rng.sample(pool, rng.randint(0, 5))
     variables = {}
     for name in names:
         r = rng.random()
@@ -219,13 +257,14 @@ def encode_float(x):
 
 
 def encode_var(value):
+    # Floats travel as repr strings: exact, and parsed with a correctly rounded parser.
     if isinstance(value, bool):
         raise TypeError("booleans are not variables")
     if isinstance(value, int):
         return {"int": str(value)}
     if isinstance(value, float):
-        return {"float": encode_float(value)}
-    return {"complex": [encode_float(value.real), encode_float(value.imag)]}
+        return {"float": repr(value)}
+    return {"complex": [repr(value.real), repr(value.imag)]}
 
 
 def int_to_str(value):
@@ -322,7 +361,7 @@ def main():
     binary = Path(args.binary) if args.binary else build_binary()
 
     rng = random.Random(args.seed)
-    cases = []
+    cases = curated_cases(rng)
     for _ in range(args.count):
         py_vars = random_vars(rng)
         gen = Gen(rng, list(py_vars))

@@ -4,9 +4,12 @@
 //! one JSON line per input: `{"kind": "int|real|complex", "type": "<python type>", "value": ...}`
 //! or `{"kind": "error", "error": "<ErrorKind>", "message": "..."}`.
 //!
-//! Variable values are `{"int": "<decimal>"}`, `{"float": x}` or `{"complex": [re, im]}`; a float
-//! component is a JSON number or one of the strings `"inf"`, `"-inf"`, `"nan"` (JSON has no
-//! literal for them). Results use the same float encoding; ints are decimal strings.
+//! Variable values are `{"int": "<decimal>"}`, `{"float": x}` or `{"complex": [re, im]}`. Input
+//! floats should be strings in Python `repr` form (`"0.1"`, `"inf"`, `"nan"`): serde_json's
+//! default number parser is not correctly rounded, and a one-ulp error in an input shows up as a
+//! large difference in ill-conditioned expressions. Results encode finite floats as JSON
+//! numbers (written exactly) and non-finite ones as `"inf"`, `"-inf"`, `"nan"`; ints are decimal
+//! strings.
 
 use std::io::{self, BufRead, BufWriter, Write};
 
@@ -18,12 +21,8 @@ use serde_json::{Value as Json, json};
 fn decode_float(json: &Json) -> Result<f64, String> {
     match json {
         Json::Number(n) => n.as_f64().ok_or_else(|| format!("bad float {n}")),
-        Json::String(s) => match s.as_str() {
-            "inf" => Ok(f64::INFINITY),
-            "-inf" => Ok(f64::NEG_INFINITY),
-            "nan" => Ok(f64::NAN),
-            other => Err(format!("bad float string {other:?}")),
-        },
+        // Rust's parser accepts "inf", "-inf" and "nan" as well as Python's repr of finite values.
+        Json::String(s) => s.parse().map_err(|e| format!("bad float string {s:?}: {e}")),
         other => Err(format!("bad float {other}")),
     }
 }
