@@ -62,6 +62,107 @@ pub enum Command {
     Demo(DemoArgs),
     /// Measure grading and task throughput against baselines measured in the same run.
     Bench(BenchArgs),
+    /// Import an OLX course export (folder or .tar.gz): blocks, settings, a new version of each
+    /// changed problem; prints counts, rescorability and what changed.
+    ImportCourse(ImportCourseArgs),
+    /// A course's problems: usage key, name, response types, max score, weight, rescorability.
+    Problems(ProblemsArgs),
+    /// Import learners (Open edX auth_user: id, username, email) from CSV or JSON lines.
+    ImportLearners(ImportDataArgs),
+    /// Import learner state (Open edX courseware_studentmodule rows) from CSV or JSON lines.
+    ImportState(ImportDataArgs),
+    /// Export a course's learner state (or one problem's) as courseware_studentmodule rows.
+    ExportState(ExportStateArgs),
+    /// Export all learners as auth_user rows (id, username, email).
+    ExportLearners(ExportLearnersArgs),
+}
+
+/// Open edX data file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DataFormat {
+    /// Comma-separated values with a header line.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportCourseArgs {
+    /// The exported course: its folder (with course.xml) or the .tar.gz Studio exports.
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ProblemsArgs {
+    /// Course key, e.g. course-v1:Org+Course+Run.
+    #[arg(long)]
+    pub course: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportDataArgs {
+    /// The file (a .gz name is decompressed while reading).
+    pub file: PathBuf,
+    /// The file's format (default: from its name, else from its first byte).
+    #[arg(long, value_enum)]
+    pub format: Option<DataFormat>,
+    /// Write nothing unless every row is good (reads the file twice: check, then write).
+    #[arg(long)]
+    pub strict: bool,
+    /// Bad rows listed in full; the rest are counted.
+    #[arg(long, default_value_t = 20)]
+    pub show_bad: usize,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportStateArgs {
+    /// Course key.
+    #[arg(long)]
+    pub course: String,
+    /// Only this problem's state (usage key in either form).
+    #[arg(long)]
+    pub problem: Option<String>,
+    /// Output format (default: from the --output name, else CSV).
+    #[arg(long, value_enum)]
+    pub format: Option<DataFormat>,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportLearnersArgs {
+    /// Output format (default: from the --output name, else CSV).
+    #[arg(long, value_enum)]
+    pub format: Option<DataFormat>,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// How `events` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventsFormat {
+    /// The stored events as JSON lines.
+    Json,
+    /// Open edX tracking-log lines (event_type, event, context, username, time, event_source).
+    TrackingLog,
 }
 
 #[derive(Debug, Args)]
@@ -223,6 +324,13 @@ pub struct EventsArgs {
     /// Only events of this course.
     #[arg(long)]
     pub course: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: EventsFormat,
+    /// The `host` of tracking-log lines (the instructor's request host; Open edX writes
+    /// "unknown" when it is not known).
+    #[arg(long, default_value = "unknown")]
+    pub host: String,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -287,4 +395,8 @@ pub struct BenchArgs {
     /// Print the figures as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Only the data-import benchmark: demo-course import time, and import-state rows per
+    /// second for --modules rows with peak RSS, against the raw-SQL insert of the same rows.
+    #[arg(long)]
+    pub import: bool,
 }

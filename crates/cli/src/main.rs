@@ -90,6 +90,12 @@ fn run_async(command: Command) -> anyhow::Result<()> {
             Command::Worker(args) => commands::tasks::worker(args).await,
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
+            Command::ImportCourse(args) => commands::data::import_course(args).await,
+            Command::Problems(args) => commands::data::problems(args).await,
+            Command::ImportLearners(args) => commands::data::import_learners(args).await,
+            Command::ImportState(args) => commands::data::import_state(args).await,
+            Command::ExportState(args) => commands::data::export_state(args).await,
+            Command::ExportLearners(args) => commands::data::export_learners(args).await,
             Command::Grade(_) | Command::Calc(_) => unreachable!("handled synchronously"),
         }
     })

@@ -62,6 +62,9 @@ struct Figures {
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
+    if args.import {
+        return super::bench_import::run(&args).await;
+    }
     let grading = bench_grading();
     if !args.json {
         println!(
@@ -321,12 +324,12 @@ async fn load(store: &Store, n: u64) -> Result<()> {
 }
 
 /// Resets the kernel's peak-RSS counter for this process (Linux: `clear_refs` value 5).
-fn reset_peak_rss() {
+pub(crate) fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// Peak resident set size since the last reset, in MB (0 where the kernel does not tell).
-fn peak_rss_mb() -> f64 {
+pub(crate) fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

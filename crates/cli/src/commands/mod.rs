@@ -1,6 +1,8 @@
 //! One module per group of subcommands.
 
 pub mod bench;
+pub mod bench_import;
+pub mod data;
 pub mod demo;
 pub mod engine;
 pub mod tasks;

@@ -16,8 +16,8 @@ use coursetasks_engine::{
 use uuid::Uuid;
 
 use crate::cli::{
-    CancelArgs, EventsArgs, InitArgs, OutcomeFilter, OutcomesArgs, StatusArgs, SubmitArgs,
-    SubmitKind, TableFormat, TasksArgs, WorkerArgs,
+    CancelArgs, EventsArgs, EventsFormat, InitArgs, OutcomeFilter, OutcomesArgs, StatusArgs,
+    SubmitArgs, SubmitKind, TableFormat, TasksArgs, WorkerArgs,
 };
 use crate::display::{LiveProgress, status_text, task_table};
 use coursetasks_engine::TaskView;
@@ -279,9 +279,29 @@ pub async fn events(args: EventsArgs) -> Result<()> {
         let page = store.list_events(&filter).await?;
         let Some(last) = page.last() else { break };
         filter.after_id = last.id;
+        let mut line = Vec::new();
         for event in &page {
-            serde_json::to_writer(&mut out, event)?;
-            out.write_all(b"\n")?;
+            match args.format {
+                EventsFormat::Json => {
+                    serde_json::to_writer(&mut out, event)?;
+                    out.write_all(b"\n")?;
+                }
+                EventsFormat::TrackingLog => {
+                    line.clear();
+                    coursetasks_exchange::TrackingEvent {
+                        event_type: &event.event_type,
+                        event: &event.payload,
+                        time: event.time,
+                        requester: &event.requester,
+                        user_id: event.user_id,
+                        course_id: &event.course_key,
+                        usage_key: event.usage_key.as_deref(),
+                        host: &args.host,
+                    }
+                    .write_line(&mut line);
+                    out.write_all(&line)?;
+                }
+            }
         }
     }
     out.flush()?;
