@@ -224,7 +224,11 @@ pub struct SubmitArgs {
     #[arg(long)]
     pub course: String,
     /// The problem's usage key (block-v1:... or i4x://...).
-    #[arg(long, conflicts_with = "container", required_unless_present = "container")]
+    #[arg(
+        long,
+        conflicts_with = "container",
+        required_unless_present = "container"
+    )]
     pub problem: Option<String>,
     /// A section or subsection: the task covers every scored problem under it.
     #[arg(long)]

@@ -45,7 +45,14 @@ fn a_worker_killed_at_random_points_loses_nothing_and_repeats_nothing() {
         (course, key)
     };
     let submitted = run_ok(coursetasks(&db).args([
-        "submit", "rescore", "--course", &course, "--problem", &problem, "--all", "--json",
+        "submit",
+        "rescore",
+        "--course",
+        &course,
+        "--problem",
+        &problem,
+        "--all",
+        "--json",
     ]));
     let submitted: serde_json::Value = serde_json::from_str(&submitted).unwrap();
     let task_id = submitted["task_id"].as_str().unwrap().to_owned();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use coursetasks_capa::Problem;
 use coursetasks_store::{BlockRecord, LearnerRecord, ModuleScope, Store};
-use coursetasks_tasks::{ErrorKind, TaskError, TaskInput, TaskKind, Target, check_rescorable};
+use coursetasks_tasks::{ErrorKind, Target, TaskError, TaskInput, TaskKind, check_rescorable};
 
 /// One problem a task works on.
 #[derive(Debug)]
@@ -85,9 +85,9 @@ pub async fn resolve(
             .with("course_key", course_key)
         })?;
 
-    let target = input.target().ok_or_else(|| {
-        TaskError::new(ErrorKind::InvalidInput, "the task input names no target")
-    })?;
+    let target = input
+        .target()
+        .ok_or_else(|| TaskError::new(ErrorKind::InvalidInput, "the task input names no target"))?;
     let blocks = target_blocks(store, &course.key, &target).await?;
 
     let mut problems = Vec::with_capacity(blocks.len());

@@ -203,16 +203,21 @@ impl Worker {
             tokio::spawn(async move { store.fetch_modules(&scope, after, chunk_size).await })
         };
         let mut next_fetch = fetch(cursor);
-        let mut pending_commit: Option<JoinHandle<Result<coursetasks_store::ChunkAck, StoreError>>> =
-            None;
+        let mut waits = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+        let mut pending_commit: Option<
+            JoinHandle<Result<coursetasks_store::ChunkAck, StoreError>>,
+        > = None;
         loop {
+            let t0 = std::time::Instant::now();
             let modules = join(next_fetch).await?;
+            waits.0 += t0.elapsed();
             if modules.is_empty() {
                 break;
             }
             cursor = modules.last().map(|m| m.id).unwrap_or(cursor);
             next_fetch = fetch(cursor);
 
+            let t1 = std::time::Instant::now();
             let applied = {
                 let (plan, contexts, task_id, worker) =
                     (plan.clone(), contexts.clone(), task.id, worker.to_owned());
@@ -223,8 +228,11 @@ impl Worker {
                 .expect("applying a chunk panicked")
             };
 
+            waits.1 += t1.elapsed();
             if let Some(previous) = pending_commit.take() {
+                let t2 = std::time::Instant::now();
                 let ack = join(previous).await?;
+                waits.2 += t2.elapsed();
                 if let Some(done) = self.after_commit(&task, ack, sink).await? {
                     next_fetch.abort();
                     return Ok(done);
@@ -245,6 +253,7 @@ impl Worker {
                 return Ok(done);
             }
         }
+        tracing::debug!(task_id = %task.id, fetch_wait = ?waits.0, apply = ?waits.1, commit_wait = ?waits.2, "pipeline");
         self.store
             .finish_task(task.id, worker, FinalState::Success)
             .await
@@ -401,15 +410,22 @@ fn apply_chunk(
             grade: module.grade,
             max_grade: module.max_grade,
         };
-        let result = match coursetasks_tasks::apply(&operation(plan, index), &input, &contexts[index])
-        {
-            Ok(result) => result,
-            Err(error) => {
-                fatal = Some(error);
-                break;
-            }
-        };
-        record(&mut commit, plan, &contexts[index], module_ref(module), result, now);
+        let result =
+            match coursetasks_tasks::apply(&operation(plan, index), &input, &contexts[index]) {
+                Ok(result) => result,
+                Err(error) => {
+                    fatal = Some(error);
+                    break;
+                }
+            };
+        record(
+            &mut commit,
+            plan,
+            &contexts[index],
+            module_ref(module),
+            result,
+            now,
+        );
         commit.new_cursor = module.id;
     }
     AppliedChunk { commit, fatal }
@@ -544,7 +560,7 @@ fn record(
             course_key: context.course_key.clone(),
             usage_key: Some(module.usage_key.to_owned()),
             requester: context.requester.clone(),
-            payload: event.payload_value(),
+            payload: event.payload,
         });
     }
     commit.outcomes.push(NewOutcome {

@@ -64,15 +64,13 @@ impl TaskView {
         );
         let end = task.finished_at.unwrap_or(now);
         let summary: StatusSummary = summarize(state, &counts, task.started_at, end);
-        let duration_ms = task
-            .started_at
-            .map(|s| (end - s).num_milliseconds().max(0));
+        let duration_ms = task.started_at.map(|s| (end - s).num_milliseconds().max(0));
         let kind = TaskKind::from_task_type(&task.task_type);
         let input: TaskInput = serde_json::from_value(task.input.clone()).unwrap_or_default();
         let progress = match (kind, task.total, task.started_at) {
-            (Some(kind), Some(_), Some(_)) => Some(
-                counts.to_progress(kind.action_name(), duration_ms.unwrap_or(0).max(0) as u64),
-            ),
+            (Some(kind), Some(_), Some(_)) => {
+                Some(counts.to_progress(kind.action_name(), duration_ms.unwrap_or(0).max(0) as u64))
+            }
             _ => None,
         };
         let failure_message = task

@@ -3,7 +3,7 @@
 //! followed by an insert.
 
 use coursetasks_store::{NewTask, Store, SubmitError as StoreSubmitError, TaskRecord};
-use coursetasks_tasks::{ErrorKind, TaskError, TaskInput, TaskKind, Target};
+use coursetasks_tasks::{ErrorKind, Target, TaskError, TaskInput, TaskKind};
 use uuid::Uuid;
 
 use crate::plan;

@@ -17,7 +17,7 @@ use coursetasks_engine::{
 use coursetasks_store::{
     CancelOutcome, EventFilter, OutcomeStatus, Store, TaskFilter, TaskRecord, TaskState,
 };
-use coursetasks_tasks::{TaskKind, Target};
+use coursetasks_tasks::{Target, TaskKind};
 
 fn request(kind: TaskKind, target: Target, learner: Option<&str>) -> SubmitRequest {
     SubmitRequest {
@@ -155,8 +155,7 @@ async fn rescore_all_after_fixing_the_key_updates_grades_and_records_everything(
     assert_eq!(e2.payload["success"], "correct");
     assert_eq!(e2.payload["task_id"], done.id.to_string());
     assert_eq!(
-        e2.payload["state"]["correct_map"]["pi_2_1"]["correctness"],
-        "incorrect",
+        e2.payload["state"]["correct_map"]["pi_2_1"]["correctness"], "incorrect",
         "the event keeps the state from before the change"
     );
 }
@@ -167,9 +166,12 @@ async fn rescore_if_higher_keeps_better_old_grades() {
     load_course(&store).await;
     load_learners(&store, 100).await;
     fix_numeric_key(&store).await;
-    let task = submit(&store, &request(TaskKind::RescoreIfHigher, problem(NUMERIC), None))
-        .await
-        .unwrap();
+    let task = submit(
+        &store,
+        &request(TaskKind::RescoreIfHigher, problem(NUMERIC), None),
+    )
+    .await
+    .unwrap();
     assert_eq!(task.input["only_if_higher"], true);
     let done = run(&store, &task, 1000).await;
     // learner7 & co. would drop from 2/2 to 1/2: skipped, state untouched.
@@ -192,15 +194,24 @@ async fn reset_delete_and_override_do_what_open_edx_does() {
     load_learners(&store, 40).await;
 
     // Reset for everyone: learners who never submitted have no attempts to reset.
-    let reset = submit(&store, &request(TaskKind::ResetAttempts, problem(NUMERIC), None))
-        .await
-        .unwrap();
+    let reset = submit(
+        &store,
+        &request(TaskKind::ResetAttempts, problem(NUMERIC), None),
+    )
+    .await
+    .unwrap();
     let reset = run(&store, &reset, 9).await;
     assert_eq!((reset.succeeded, reset.skipped, reset.failed), (36, 4, 0));
-    assert_eq!(message(&reset), "Problem reset for 36 of 40 students (skipping 4)");
+    assert_eq!(
+        message(&reset),
+        "Problem reset for 36 of 40 students (skipping 4)"
+    );
     let state = state_of(&store, 5, NUMERIC).await.unwrap();
     assert_eq!(state["attempts"], 0);
-    assert_eq!(state["student_answers"]["pi_2_1"], "3.14", "answers are kept");
+    assert_eq!(
+        state["student_answers"]["pi_2_1"], "3.14",
+        "answers are kept"
+    );
     assert_eq!(event_count(&store, &reset).await, 36);
 
     // Reset again for one learner: nothing left to reset.
@@ -247,16 +258,25 @@ async fn reset_delete_and_override_do_what_open_edx_does() {
     assert_eq!(all_outcomes(&store, &create).await.len(), 1);
 
     // Delete everyone's state on the string problem.
-    let delete = submit(&store, &request(TaskKind::DeleteState, problem(CAPITAL), None))
-        .await
-        .unwrap();
+    let delete = submit(
+        &store,
+        &request(TaskKind::DeleteState, problem(CAPITAL), None),
+    )
+    .await
+    .unwrap();
     let delete = run(&store, &delete, 9).await;
     assert_eq!(delete.succeeded, 21, "20 even learners plus the override");
     assert_eq!(
         message(&delete),
         "Problem successfully deleted for 21 students"
     );
-    assert!(store.get_module(2, COURSE, CAPITAL).await.unwrap().is_none());
+    assert!(
+        store
+            .get_module(2, COURSE, CAPITAL)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(event_count(&store, &delete).await, 21);
 }
 
@@ -287,7 +307,11 @@ async fn submit_validates_and_creates_nothing_on_bad_input() {
             "<script type=\"loncapa/python\">",
         ),
         (
-            request(TaskKind::Rescore, Target::EntranceExam(SUBSECTION.into()), None),
+            request(
+                TaskKind::Rescore,
+                Target::EntranceExam(SUBSECTION.into()),
+                None,
+            ),
             "not rescorable",
         ),
         (
@@ -305,10 +329,7 @@ async fn submit_validates_and_creates_nothing_on_bad_input() {
             },
             "",
         ),
-        (
-            request(TaskKind::OverrideScore, problem(NUMERIC), None),
-            "",
-        ),
+        (request(TaskKind::OverrideScore, problem(NUMERIC), None), ""),
         (
             SubmitRequest {
                 requester: " ".into(),
@@ -338,24 +359,38 @@ async fn identical_tasks_are_refused_while_one_runs_even_when_submitted_concurre
     load_course(&store).await;
     load_learners(&store, 5).await;
 
-    let first = submit(&store, &request(TaskKind::ResetAttempts, problem(NUMERIC), None))
-        .await
-        .unwrap();
-    match submit(&store, &request(TaskKind::ResetAttempts, problem(NUMERIC), None)).await {
+    let first = submit(
+        &store,
+        &request(TaskKind::ResetAttempts, problem(NUMERIC), None),
+    )
+    .await
+    .unwrap();
+    match submit(
+        &store,
+        &request(TaskKind::ResetAttempts, problem(NUMERIC), None),
+    )
+    .await
+    {
         Err(SubmitError::AlreadyRunning { existing }) => {
             assert_eq!(existing.id, first.id);
         }
         other => panic!("expected AlreadyRunning, got {other:?}"),
     }
-    let refusal = submit(&store, &request(TaskKind::ResetAttempts, problem(NUMERIC), None))
-        .await
-        .unwrap_err()
-        .to_string();
+    let refusal = submit(
+        &store,
+        &request(TaskKind::ResetAttempts, problem(NUMERIC), None),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(refusal.contains(&first.id.to_string()), "{refusal}");
     // Another type, another learner or another problem is a different task.
-    submit(&store, &request(TaskKind::DeleteState, problem(NUMERIC), None))
-        .await
-        .unwrap();
+    submit(
+        &store,
+        &request(TaskKind::DeleteState, problem(NUMERIC), None),
+    )
+    .await
+    .unwrap();
     submit(
         &store,
         &request(TaskKind::ResetAttempts, problem(NUMERIC), Some("learner1")),
@@ -364,9 +399,12 @@ async fn identical_tasks_are_refused_while_one_runs_even_when_submitted_concurre
     .unwrap();
     // Once it ended, the same task can be submitted again.
     store.request_cancel(first.id).await.unwrap();
-    submit(&store, &request(TaskKind::ResetAttempts, problem(NUMERIC), None))
-        .await
-        .unwrap();
+    submit(
+        &store,
+        &request(TaskKind::ResetAttempts, problem(NUMERIC), None),
+    )
+    .await
+    .unwrap();
 
     // Twenty concurrent identical submissions: exactly one wins.
     let mut handles = Vec::new();
@@ -393,18 +431,30 @@ async fn cancel_revokes_a_queued_task_at_once_and_a_running_one_at_a_chunk_bound
     load_course(&store).await;
     load_learners(&store, 200).await;
 
-    let queued = submit(&store, &request(TaskKind::ResetAttempts, problem(NUMERIC), None))
-        .await
-        .unwrap();
+    let queued = submit(
+        &store,
+        &request(TaskKind::ResetAttempts, problem(NUMERIC), None),
+    )
+    .await
+    .unwrap();
     match store.request_cancel(queued.id).await.unwrap() {
         CancelOutcome::Revoked(t) => assert_eq!(t.state, TaskState::Revoked),
         other => panic!("expected Revoked, got {other:?}"),
     }
-    assert!(worker(&store, 10).run_next(&NoProgress).await.unwrap().is_none());
+    assert!(
+        worker(&store, 10)
+            .run_next(&NoProgress)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
-    let task = submit(&store, &request(TaskKind::ResetAttempts, problem(NUMERIC), None))
-        .await
-        .unwrap();
+    let task = submit(
+        &store,
+        &request(TaskKind::ResetAttempts, problem(NUMERIC), None),
+    )
+    .await
+    .unwrap();
     let chunks = Arc::new(AtomicU64::new(0));
     let cancel_store = store.clone();
     let seen = chunks.clone();
@@ -422,7 +472,11 @@ async fn cancel_revokes_a_queued_task_at_once_and_a_running_one_at_a_chunk_bound
     let done = worker(&store, 10).run_next(&sink).await.unwrap().unwrap();
     assert_eq!(done.id, task.id);
     assert_eq!(done.state, TaskState::Revoked);
-    assert!(done.attempted >= 20 && done.attempted < 200, "stopped early: {}", done.attempted);
+    assert!(
+        done.attempted >= 20 && done.attempted < 200,
+        "stopped early: {}",
+        done.attempted
+    );
     assert_eq!(done.attempted % 10, 0, "at a chunk boundary");
     assert_eq!(
         all_outcomes(&store, &done).await.len() as u64,
@@ -447,7 +501,10 @@ async fn a_problem_broken_after_submission_fails_the_task_with_a_structured_erro
     let error = done.error.expect("a structured error");
     assert_eq!(error["kind"], "problem_not_rescorable");
     assert!(
-        error["message"].as_str().unwrap().contains("not rescorable"),
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("not rescorable"),
         "{error}"
     );
     assert_eq!(error["context"]["element"], "script");
@@ -465,7 +522,10 @@ async fn an_internal_grading_error_ends_the_task_but_keeps_the_counts_reached() 
         "<numericalresponse answer=\"3.14\">",
         "<numericalresponse answer=\"3.14\" partial_credit=\"list\">",
     );
-    store.put_problem_version(NUMERIC, &xml, "list").await.unwrap();
+    store
+        .put_problem_version(NUMERIC, &xml, "list")
+        .await
+        .unwrap();
     let task = submit(&store, &request(TaskKind::Rescore, problem(NUMERIC), None))
         .await
         .unwrap();
@@ -519,7 +579,11 @@ async fn an_abandoned_run_resumes_elsewhere_and_processes_every_learner_exactly_
 
     // Nobody can take it while the lease is live; after it expires another worker resumes it.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let done = worker(&store, 50).run_next(&NoProgress).await.unwrap().unwrap();
+    let done = worker(&store, 50)
+        .run_next(&NoProgress)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(done.id, task.id);
     assert_eq!(done.state, TaskState::Success);
     assert_eq!(done.attempted, 500);
@@ -539,7 +603,11 @@ async fn a_container_task_covers_every_problem_under_it() {
     load_learners(&store, 20).await;
     let task = submit(
         &store,
-        &request(TaskKind::ResetAttempts, Target::EntranceExam(SECTION.into()), Some("learner4")),
+        &request(
+            TaskKind::ResetAttempts,
+            Target::EntranceExam(SECTION.into()),
+            Some("learner4"),
+        ),
     )
     .await
     .unwrap();

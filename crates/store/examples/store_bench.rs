@@ -274,7 +274,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         "course_id": m.course_key, "problem_id": m.usage_key,
                         "new_weighted_earned": 2.0, "new_weighted_possible": 2.0,
                         "only_if_higher": false, "instructor_id": 1, "event_transaction_type": "edx.grades.problem.rescored"
-                    }),
+                    })
+                    .to_string(),
                 })
                 .collect(),
         };

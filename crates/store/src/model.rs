@@ -488,8 +488,10 @@ pub struct NewEvent {
     pub usage_key: Option<String>,
     /// Instructor who caused it.
     pub requester: String,
-    /// The `event` body.
-    pub payload: serde_json::Value,
+    /// The `event` body as JSON object text. Text, not a parsed value: the engine writes payloads
+    /// (which embed the learner's whole previous state) straight from the grading result, and
+    /// parsing them only to serialize them again cost more than everything else in a chunk.
+    pub payload: String,
 }
 
 /// A stored tracking event.

@@ -7,19 +7,22 @@
 //! - Tasks: rescore, reset attempts and delete state over N learner modules in a SQLite file,
 //!   end to end through submit and the worker, against the raw-SQL floor on the same database: one
 //!   `UPDATE ... SET state = json_set(...)` over the same number of rows (rescore, reset) and one
-//!   `DELETE` (delete). Peak RSS is read from the kernel (`VmHWM`, reset before each phase).
+//!   `DELETE` (delete). Each task runs in a separate `coursetasks worker` process, whose peak RSS
+//!   (`VmHWM`) is reported.
 
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
 use coursetasks_capa::Problem;
-use coursetasks_capa::bench_support::{BENCH_INPUTS, BENCH_PROBLEM_ID, bench_answers, bench_problem_xml};
-use coursetasks_engine::{NoProgress, SubmitRequest, Worker, WorkerConfig, submit};
+use coursetasks_capa::bench_support::{
+    BENCH_INPUTS, BENCH_PROBLEM_ID, bench_answers, bench_problem_xml,
+};
+use coursetasks_engine::{SubmitRequest, submit};
 use coursetasks_store::{
     BlockRecord, CourseRecord, LearnerRecord, NewModule, NewProblemVersion, Store,
 };
-use coursetasks_tasks::{TaskKind, Target};
+use coursetasks_tasks::{Target, TaskKind};
 use serde::Serialize;
 use serde_json::json;
 
@@ -85,7 +88,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         Some(d) => tempfile::Builder::new()
             .prefix("coursetasks-bench")
             .tempdir_in(d)?,
-        None => tempfile::Builder::new().prefix("coursetasks-bench").tempdir()?,
+        None => tempfile::Builder::new()
+            .prefix("coursetasks-bench")
+            .tempdir()?,
     };
     let db = dir.path().join("bench.db");
     let db = db.to_str().context("temp path is UTF-8")?.to_owned();
@@ -106,7 +111,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         .max_connections(1)
         .connect(&format!("sqlite:{db}"))
         .await?;
-    sqlx::query("PRAGMA busy_timeout = 10000").execute(&floor).await?;
+    sqlx::query("PRAGMA busy_timeout = 10000")
+        .execute(&floor)
+        .await?;
 
     let mut tasks = Vec::new();
     for (kind, name, floor_sql) in [
@@ -126,7 +133,6 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             "DELETE FROM learner_modules WHERE course_key = ?1 AND usage_key = ?3 AND ?2 IS NOT NULL",
         ),
     ] {
-        reset_peak_rss();
         let started = Instant::now();
         let task = submit(
             &store,
@@ -140,13 +146,15 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             },
         )
         .await?;
-        let worker = Worker::new(store.clone(), WorkerConfig::new(WorkerConfig::unique_name("bench")));
-        let done = worker
-            .run_next(&NoProgress)
+        // The task runs in a separate worker process, as it would in production, so that its
+        // peak memory is the worker's own and not this process's setup.
+        let peak_rss_mb = run_worker_process(&db)?;
+        let done = store
+            .get_task(task.id)
             .await?
-            .context("the benchmark task was claimed")?;
+            .context("the benchmark task exists")?;
         anyhow::ensure!(
-            done.id == task.id && done.attempted == args.modules,
+            done.state == coursetasks_store::TaskState::Success && done.attempted == args.modules,
             "benchmark task {} ended {} after {} of {} modules",
             done.id,
             done.state,
@@ -154,7 +162,6 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             args.modules
         );
         let task_seconds = started.elapsed().as_secs_f64();
-        let peak_rss_mb = peak_rss_mb();
 
         let started = Instant::now();
         let rows = sqlx::query(floor_sql)
@@ -323,14 +330,55 @@ async fn load(store: &Store, n: u64) -> Result<()> {
     Ok(())
 }
 
+/// Runs `coursetasks worker --exit-when-idle` on `db` and returns its peak RSS in MB, sampled
+/// from the kernel's high-water mark (`VmHWM`) while it runs (0 where the kernel does not tell).
+fn run_worker_process(db: &str) -> Result<f64> {
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args([
+            "worker",
+            "--exit-when-idle",
+            "--concurrency",
+            "1",
+            "--db",
+            db,
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("starting the benchmark worker process")?;
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_mb = 0.0f64;
+    loop {
+        peak_mb = peak_mb.max(vm_hwm_mb(&status_file));
+        if let Some(status) = child.try_wait()? {
+            if !status.success() {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+                }
+                anyhow::bail!("the benchmark worker failed ({status}): {}", stderr.trim());
+            }
+            return Ok(peak_mb);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Resets the kernel's peak-RSS counter for this process (Linux: `clear_refs` value 5).
 pub(crate) fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-/// Peak resident set size since the last reset, in MB (0 where the kernel does not tell).
+/// Peak resident set size of this process since the last reset, in MB (0 where the kernel does
+/// not tell).
 pub(crate) fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+    vm_hwm_mb("/proc/self/status")
+}
+
+/// The `VmHWM` (peak resident set) line of a `/proc/<pid>/status` file, in MB; 0 if unreadable.
+fn vm_hwm_mb(status_file: &str) -> f64 {
+    std::fs::read_to_string(status_file)
         .ok()
         .and_then(|s| {
             s.lines()

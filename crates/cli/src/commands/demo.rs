@@ -13,7 +13,7 @@ use chrono::Utc;
 use coursetasks_engine::{SubmitRequest, import_course, submit};
 use coursetasks_olx::{CourseSource, read_course};
 use coursetasks_store::{LearnerRecord, NewModule, OutcomeStatus, Store, TaskFilter, TaskRecord};
-use coursetasks_tasks::{TaskKind, Target};
+use coursetasks_tasks::{Target, TaskKind};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::DemoArgs;
@@ -31,8 +31,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     println!("coursetasks demo: fresh database {}", args.db);
 
     // 1. The sample course.
-    let course = read_course(&CourseSource::Files(coursetasks_sample::sample_course_files()))
-        .context("reading the embedded sample course")?;
+    let course = read_course(&CourseSource::Files(
+        coursetasks_sample::sample_course_files(),
+    ))
+    .context("reading the embedded sample course")?;
     let import = import_course(&store, &course).await?;
     println!(
         "\n1. Loaded the sample course {} \"{}\": {} blocks, {} problems",
@@ -66,7 +68,11 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     // 3. Fix the wrong answer key: a new version of the problem.
     let (fixed_key, fixed_xml) = coursetasks_sample::answer_key_fix();
     let version = store
-        .put_problem_version(&fixed_key, &fixed_xml, &coursetasks_olx::content_hash(&fixed_xml))
+        .put_problem_version(
+            &fixed_key,
+            &fixed_xml,
+            &coursetasks_olx::content_hash(&fixed_xml),
+        )
         .await?;
     let fixed_name = store
         .get_block(&fixed_key)
@@ -80,14 +86,23 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 
     // 4. Rescore everyone on it.
     println!("\n4. Rescoring every learner on \"{fixed_name}\"");
-    let rescore = run_task(&store, TaskKind::Rescore, &import.course_key, &fixed_key, None).await?;
+    let rescore = run_task(
+        &store,
+        TaskKind::Rescore,
+        &import.course_key,
+        &fixed_key,
+        None,
+    )
+    .await?;
     let (up, down, same) = grade_moves(&store, &rescore).await?;
     let view = TaskView::new(&rescore, Utc::now());
     println!(
         "   {} learners in {} ({} learners/s); grades went up for {up}, down for {down}, unchanged for {same}",
         rescore.attempted,
         human_duration(view.duration_ms.unwrap_or(0) as f64 / 1000.0),
-        view.rate_per_second.map(human_rate).unwrap_or_else(|| "-".into()),
+        view.rate_per_second
+            .map(human_rate)
+            .unwrap_or_else(|| "-".into()),
     );
 
     // 5. Reset one learner's attempts on the fixed problem.
@@ -269,7 +284,11 @@ async fn run_task(
     )
     .await?;
     let done = wait_for(store, task.id, &LiveProgress::new(false)).await?;
-    println!("   {}: {}", done.state, TaskView::new(&done, Utc::now()).message);
+    println!(
+        "   {}: {}",
+        done.state,
+        TaskView::new(&done, Utc::now()).message
+    );
     Ok(done)
 }
 

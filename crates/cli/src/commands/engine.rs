@@ -40,7 +40,8 @@ fn read_answers(text: &str) -> Result<Map<String, Value>, String> {
     let (source, json) = match text.strip_prefix('@') {
         Some(path) => (
             format!("answers file {path}"),
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read answers file {path}: {e}"))?,
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read answers file {path}: {e}"))?,
         ),
         None => ("--answers".to_owned(), text.to_owned()),
     };

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
-use coursetasks_store::{
-    CancelOutcome, EventFilter, OutcomeStatus, Store, StoreError, TaskFilter, TaskRecord, TaskState,
-};
-use coursetasks_tasks::{TaskKind, Target};
 use coursetasks_engine::{
     PoolConfig, ProgressSink, SubmitError, SubmitRequest, Worker, WorkerConfig, run_pool, submit,
 };
+use coursetasks_store::{
+    CancelOutcome, EventFilter, OutcomeStatus, Store, StoreError, TaskFilter, TaskRecord, TaskState,
+};
+use coursetasks_tasks::{Target, TaskKind};
 use uuid::Uuid;
 
 use crate::cli::{
@@ -20,8 +20,8 @@ use crate::cli::{
     SubmitArgs, SubmitKind, TableFormat, TasksArgs, WorkerArgs,
 };
 use crate::display::{LiveProgress, status_text, task_table};
-use coursetasks_engine::TaskView;
 use crate::{Failure, print_json};
+use coursetasks_engine::TaskView;
 
 /// Opens the store, with the location in the error.
 pub async fn open_store(db: &str) -> Result<Store> {
@@ -86,10 +86,9 @@ pub async fn submit_cmd(args: SubmitArgs) -> Result<()> {
     let task = match submit(&store, &request).await {
         Ok(task) => task,
         Err(SubmitError::AlreadyRunning { existing }) => {
-            return Err(Failure::conflict(
-                SubmitError::AlreadyRunning { existing }.to_string(),
-            )
-            .into());
+            return Err(
+                Failure::conflict(SubmitError::AlreadyRunning { existing }.to_string()).into(),
+            );
         }
         Err(SubmitError::Invalid(e)) => {
             return Err(Failure::invalid(format!("task not created: {}", e.message)).into());
@@ -107,7 +106,10 @@ pub async fn submit_cmd(args: SubmitArgs) -> Result<()> {
         print!("{}", status_text(&TaskView::new(&task, Utc::now())));
     } else {
         println!("submitted task {} ({}), queued", task.id, task.task_type);
-        println!("run it with `coursetasks worker`, follow it with `coursetasks status {}`", task.id);
+        println!(
+            "run it with `coursetasks worker`, follow it with `coursetasks status {}`",
+            task.id
+        );
     }
     Ok(())
 }
@@ -183,10 +185,7 @@ pub async fn tasks(args: TasksArgs) -> Result<()> {
     }
     let tasks = store.list_tasks(&filter).await?;
     if args.json.json {
-        let views: Vec<TaskView> = tasks
-            .iter()
-            .map(|t| TaskView::new(t, Utc::now()))
-            .collect();
+        let views: Vec<TaskView> = tasks.iter().map(|t| TaskView::new(t, Utc::now())).collect();
         print_json(&views)
     } else {
         if tasks.is_empty() {
@@ -209,8 +208,8 @@ pub async fn outcomes(args: OutcomesArgs) -> Result<()> {
     let json = args.json || args.format == TableFormat::Json;
     // CSV through the csv crate (quoting of reasons with commas and quotes), JSON as one object a
     // line; both stream page by page, so a million outcomes need no more memory than a page.
-    let mut csv_out =
-        (!json).then(|| csv::Writer::from_writer(std::io::BufWriter::new(std::io::stdout().lock())));
+    let mut csv_out = (!json)
+        .then(|| csv::Writer::from_writer(std::io::BufWriter::new(std::io::stdout().lock())));
     let mut json_out = json.then(|| std::io::BufWriter::new(std::io::stdout().lock()));
     if let Some(w) = csv_out.as_mut() {
         w.write_record([

@@ -57,7 +57,13 @@ def check(expect, ans):
   </customresponse>
 </problem>"#;
 
-fn block(usage_key: &str, block_type: &str, parent: Option<&str>, name: &str, position: i64) -> BlockRecord {
+fn block(
+    usage_key: &str,
+    block_type: &str,
+    parent: Option<&str>,
+    name: &str,
+    position: i64,
+) -> BlockRecord {
     BlockRecord {
         usage_key: usage_key.to_owned(),
         course_key: COURSE.to_owned(),
@@ -74,7 +80,9 @@ fn block(usage_key: &str, block_type: &str, parent: Option<&str>, name: &str, po
 pub async fn fresh_store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("test.db");
-    let store = Store::open(path.to_str().unwrap()).await.expect("open store");
+    let store = Store::open(path.to_str().unwrap())
+        .await
+        .expect("open store");
     (store, dir)
 }
 
@@ -105,7 +113,10 @@ pub async fn load_course(store: &Store) {
     .map(|(k, xml)| NewProblemVersion {
         usage_key: k.to_owned(),
         xml: xml.to_owned(),
-        content_hash: format!("{:x}", xml.len() * 7919 + xml.bytes().map(u64::from).sum::<u64>() as usize),
+        content_hash: format!(
+            "{:x}",
+            xml.len() * 7919 + xml.bytes().map(u64::from).sum::<u64>() as usize
+        ),
     })
     .collect::<Vec<_>>();
     store
@@ -145,12 +156,12 @@ pub fn numeric_state(answer: &str, color: &str, attempts: u64, done: bool, earne
 /// unparsable and never-submitted.
 pub fn learner_answer(i: u64) -> (Option<&'static str>, &'static str) {
     match i % 10 {
-        0 => (None, "green"),              // only viewed the problem
-        1 => (Some("3.1.4"), "green"),     // unparsable: a student input error
-        2..=5 => (Some("3.14"), "green"),  // right under the fixed key
-        6 => (Some("pi"), "red"),          // an expression, right under the fixed key
-        7 => (Some("3.41"), "green"),      // right under the wrong key only
-        _ => (Some("2.5"), "blue"),        // wrong either way
+        0 => (None, "green"),             // only viewed the problem
+        1 => (Some("3.1.4"), "green"),    // unparsable: a student input error
+        2..=5 => (Some("3.14"), "green"), // right under the fixed key
+        6 => (Some("pi"), "red"),         // an expression, right under the fixed key
+        7 => (Some("3.41"), "green"),     // right under the wrong key only
+        _ => (Some("2.5"), "blue"),       // wrong either way
     }
 }
 

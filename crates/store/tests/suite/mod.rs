@@ -179,7 +179,7 @@ fn rescore_chunk(task: &TaskRecord, worker: &str, modules: &[ModuleRecord]) -> C
                 course_key: m.course_key.clone(),
                 usage_key: Some(m.usage_key.clone()),
                 requester: task.requester.clone(),
-                payload: json!({"new_weighted_earned": 2.0, "problem_id": m.usage_key}),
+                payload: json!({"new_weighted_earned": 2.0, "problem_id": m.usage_key}).to_string(),
             })
             .collect(),
     }
@@ -1124,7 +1124,7 @@ pub async fn commit_chunk_inserts_and_deletes_modules(store: &Store) {
             course_key: COURSE.into(),
             usage_key: Some(p3.clone()),
             requester: "staff".into(),
-            payload: json!({"new_weighted_earned": 3.0}),
+            payload: json!({"new_weighted_earned": 3.0}).to_string(),
         }],
     };
     store.commit_chunk(&chunk).await.unwrap();
