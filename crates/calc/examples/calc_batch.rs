@@ -22,7 +22,9 @@ fn decode_float(json: &Json) -> Result<f64, String> {
     match json {
         Json::Number(n) => n.as_f64().ok_or_else(|| format!("bad float {n}")),
         // Rust's parser accepts "inf", "-inf" and "nan" as well as Python's repr of finite values.
-        Json::String(s) => s.parse().map_err(|e| format!("bad float string {s:?}: {e}")),
+        Json::String(s) => s
+            .parse()
+            .map_err(|e| format!("bad float string {s:?}: {e}")),
         other => Err(format!("bad float {other}")),
     }
 }
