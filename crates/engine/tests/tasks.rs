@@ -563,10 +563,10 @@ async fn an_abandoned_run_resumes_elsewhere_and_processes_every_learner_exactly_
     let tx = std::sync::Mutex::new(Some(tx));
     let seen = chunks.clone();
     let sink = ProgressFn(move |_t: &TaskRecord| {
-        if seen.fetch_add(1, Ordering::SeqCst) == 2 {
-            if let Some(tx) = tx.lock().unwrap().take() {
-                let _ = tx.send(());
-            }
+        if seen.fetch_add(1, Ordering::SeqCst) == 2
+            && let Some(tx) = tx.lock().unwrap().take()
+        {
+            let _ = tx.send(());
         }
     });
     tokio::select! {
