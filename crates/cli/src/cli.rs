@@ -134,26 +134,29 @@ pub struct ExportStateArgs {
     /// Only this problem's state (usage key in either form).
     #[arg(long)]
     pub problem: Option<String>,
-    /// Output format (default: from the --output name, else CSV).
-    #[arg(long, value_enum)]
-    pub format: Option<DataFormat>,
-    /// Write to this file instead of standard output.
-    #[arg(long)]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
     #[command(flatten)]
     pub db: DbArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ExportLearnersArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// Where an export goes.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
     /// Output format (default: from the --output name, else CSV).
     #[arg(long, value_enum)]
     pub format: Option<DataFormat>,
     /// Write to this file instead of standard output.
     #[arg(long)]
     pub output: Option<PathBuf>,
-    #[command(flatten)]
-    pub db: DbArgs,
 }
 
 /// How `events` prints.

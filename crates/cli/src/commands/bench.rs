@@ -85,14 +85,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         return Ok(());
     }
 
-    let dir = match &args.dir {
-        Some(d) => tempfile::Builder::new()
-            .prefix("coursetasks-bench")
-            .tempdir_in(d)?,
-        None => tempfile::Builder::new()
-            .prefix("coursetasks-bench")
-            .tempdir()?,
-    };
+    let dir = bench_dir(&args)?;
     let db = dir.path().join("bench.db");
     let db = db.to_str().context("temp path is UTF-8")?.to_owned();
     let store = Store::open(&db).await?;
@@ -367,6 +360,16 @@ fn run_worker_process(db: &str) -> Result<f64> {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// A fresh temporary folder for benchmark databases, in `--dir` when given (removed on drop).
+pub(crate) fn bench_dir(args: &BenchArgs) -> Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("coursetasks-bench");
+    Ok(match &args.dir {
+        Some(d) => builder.tempdir_in(d)?,
+        None => builder.tempdir()?,
+    })
 }
 
 /// Resets the kernel's peak-RSS counter for this process (Linux: `clear_refs` value 5).

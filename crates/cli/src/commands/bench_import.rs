@@ -23,7 +23,7 @@ use coursetasks_store::Store;
 use serde::Serialize;
 use sqlx::ConnectOptions;
 
-use super::bench::{peak_rss_mb, reset_peak_rss};
+use super::bench::{bench_dir, peak_rss_mb, reset_peak_rss};
 use crate::cli::BenchArgs;
 use crate::display::human_rate;
 
@@ -60,14 +60,7 @@ fn demo_course() -> Option<PathBuf> {
 }
 
 pub async fn run(args: &BenchArgs) -> Result<()> {
-    let dir = match &args.dir {
-        Some(d) => tempfile::Builder::new()
-            .prefix("coursetasks-bench")
-            .tempdir_in(d)?,
-        None => tempfile::Builder::new()
-            .prefix("coursetasks-bench")
-            .tempdir()?,
-    };
+    let dir = bench_dir(args)?;
 
     // Course import, best of five (each into a fresh database).
     let source = demo_course();

@@ -15,7 +15,8 @@ use coursetasks_olx::{CourseSource, Warning, parse_usage_key, read_course};
 use serde::Serialize;
 
 use crate::cli::{
-    DataFormat, ExportLearnersArgs, ExportStateArgs, ImportCourseArgs, ImportDataArgs, ProblemsArgs,
+    DataFormat, ExportLearnersArgs, ExportStateArgs, ImportCourseArgs, ImportDataArgs, OutputArgs,
+    ProblemsArgs,
 };
 use crate::commands::tasks::open_store;
 use crate::{Failure, print_json};
@@ -252,8 +253,10 @@ pub async fn import_state(args: ImportDataArgs) -> Result<()> {
 }
 
 /// The output and its format: a file (format from --format, else its name, else CSV) or stdout.
-fn output(path: Option<&Path>, format: Option<DataFormat>) -> Result<(Box<dyn Write>, Format)> {
-    let format = format
+fn output(args: &OutputArgs) -> Result<(Box<dyn Write>, Format)> {
+    let path = args.output.as_deref();
+    let format = args
+        .format
         .map(format_of)
         .or_else(|| path.and_then(Format::from_path))
         .unwrap_or(Format::Csv);
@@ -285,7 +288,7 @@ pub async fn export_state(args: ExportStateArgs) -> Result<()> {
             Failure::not_found(format!("no block {problem} in course {}", args.course)).into(),
         );
     }
-    let (out, format) = output(args.output.as_deref(), args.format)?;
+    let (out, format) = output(&args.output)?;
     let rows = coursetasks_engine::export_state(
         &store,
         &args.course,
@@ -295,7 +298,7 @@ pub async fn export_state(args: ExportStateArgs) -> Result<()> {
     )
     .await
     .map_err(data_failure)?;
-    if let Some(path) = &args.output {
+    if let Some(path) = &args.output.output {
         eprintln!("{rows} rows written to {}", path.display());
     }
     Ok(())
@@ -303,11 +306,11 @@ pub async fn export_state(args: ExportStateArgs) -> Result<()> {
 
 pub async fn export_learners(args: ExportLearnersArgs) -> Result<()> {
     let store = open_store(&args.db.db).await?;
-    let (out, format) = output(args.output.as_deref(), args.format)?;
+    let (out, format) = output(&args.output)?;
     let rows = coursetasks_engine::export_learners(&store, format, out)
         .await
         .map_err(data_failure)?;
-    if let Some(path) = &args.output {
+    if let Some(path) = &args.output.output {
         eprintln!("{rows} rows written to {}", path.display());
     }
     Ok(())

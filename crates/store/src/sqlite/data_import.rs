@@ -9,7 +9,13 @@ use super::*;
 /// statement's cost per row.
 macro_rules! flat_cut {
     ($i:literal, $j:literal) => {
-        concat!("CAST(substr(?2, value->>", $i, ", value->>", $j, ") AS TEXT)")
+        concat!(
+            "CAST(substr(?2, value->>",
+            $i,
+            ", value->>",
+            $j,
+            ") AS TEXT)"
+        )
     };
 }
 
