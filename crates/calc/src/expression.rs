@@ -279,6 +279,20 @@ impl Evaluator<'_, '_> {
     }
 
     fn fold(&mut self, items: &[(BinOp, NodeId)], start: Value) -> Result<Value, CalcError> {
+        // Short sums and products (the usual learner answer) keep their operands on the
+        // machine stack instead of the shared vector, which saves its allocation.
+        const INLINE: usize = 4;
+        if items.len() <= INLINE {
+            let mut operands: [Value; INLINE] = std::array::from_fn(|_| Value::Int(0));
+            for (slot, (_, id)) in operands.iter_mut().zip(items) {
+                *slot = self.eval(*id)?;
+            }
+            let mut result = start;
+            for ((op, _), value) in items.iter().zip(&operands) {
+                result = binary(*op, &result, value)?;
+            }
+            return Ok(result);
+        }
         let base = self.push_operands(items.iter().map(|(_, id)| *id))?;
         let mut result = start;
         for ((op, _), value) in items.iter().zip(&self.stack[base..]) {

@@ -356,21 +356,35 @@ impl<'a> Parser<'a> {
         let text =
             |range: Range<usize>| std::str::from_utf8(&self.bytes[range]).expect("ASCII digits");
         let node = if has_point || exponent.is_some() || percent {
-            let mut literal = String::with_capacity(32);
-            if negative {
-                literal.push('-');
-            }
-            literal.push_str(if int_len > 0 { text(int_digits) } else { "0" });
-            literal.push('.');
-            literal.push_str(if frac.is_empty() { "0" } else { text(frac) });
-            if let Some((exp_negative, digits)) = exponent {
-                literal.push('e');
-                if exp_negative {
-                    literal.push('-');
+            // The pieces may be separated by whitespace in the source, so the literal is
+            // reassembled (on the stack for typical lengths) for the correctly rounded parser.
+            let pieces = [
+                if negative { "-" } else { "" },
+                if int_len > 0 { text(int_digits) } else { "0" },
+                ".",
+                if frac.is_empty() { "0" } else { text(frac) },
+                if exponent.is_some() { "e" } else { "" },
+                match &exponent {
+                    Some((true, _)) => "-",
+                    _ => "",
+                },
+                exponent
+                    .as_ref()
+                    .map_or("", |(_, digits)| text(digits.clone())),
+            ];
+            let mut buffer = [0u8; 64];
+            let total: usize = pieces.iter().map(|p| p.len()).sum();
+            let value: f64 = if total <= buffer.len() {
+                let mut len = 0;
+                for piece in pieces {
+                    buffer[len..len + piece.len()].copy_from_slice(piece.as_bytes());
+                    len += piece.len();
                 }
-                literal.push_str(text(digits));
+                std::str::from_utf8(&buffer[..len]).expect("ASCII").parse()
+            } else {
+                pieces.concat().parse()
             }
-            let value: f64 = literal.parse().expect("well-formed float literal");
+            .expect("well-formed float literal");
             Node::Literal(Value::Float(if percent { value * 0.01 } else { value }))
         } else if int_len > pyint::MAX_INT_LITERAL_DIGITS {
             Node::OversizedInt(int_len)
