@@ -1,9 +1,12 @@
 //! `coursetasks demo`: the main job, end to end, on a fresh embedded database.
 //!
-//! 1. load the project's sample course; 2. generate synthetic learners with realistic answers and
-//! grades; 3. fix a wrong answer key (a new problem version); 4. rescore every learner with a live
-//! progress bar; 5. reset one learner's attempts; 6. delete every learner's state on another
-//! problem; 7. report the tasks, their Open edX status messages, and how grades moved.
+//! 1. Load the project's sample course.
+//! 2. Generate synthetic learners with realistic answers and grades.
+//! 3. Fix a wrong answer key (a new problem version).
+//! 4. Rescore every learner with a live progress bar.
+//! 5. Reset one learner's attempts.
+//! 6. Delete every learner's state on another problem.
+//! 7. Report the tasks, their Open edX status messages, and how grades moved.
 
 use std::path::Path;
 use std::time::Instant;
