@@ -50,13 +50,20 @@ fn problem_file(dir: &tempfile::TempDir, xml: &str) -> String {
 fn grade_prints_the_correctness_map_and_score() {
     let dir = tempfile::tempdir().unwrap();
     let problem = problem_file(&dir, FOUR_QUESTIONS);
-    let answers = json!({"p_2_1": "choice_0", "p_3_1": "paris", "p_4_1": "3.15", "p_5_1": ["choice_0"]});
+    let answers =
+        json!({"p_2_1": "choice_0", "p_3_1": "paris", "p_4_1": "3.15", "p_5_1": ["choice_0"]});
     let answers_path = dir.path().join("answers.json");
     std::fs::write(&answers_path, answers.to_string()).unwrap();
     let at_path = format!("@{}", answers_path.display());
     for answers_arg in [answers.to_string(), at_path] {
         let (code, out) = coursetasks(&[
-            "grade", "--problem", &problem, "--answers", &answers_arg, "--problem-id", "p",
+            "grade",
+            "--problem",
+            &problem,
+            "--answers",
+            &answers_arg,
+            "--problem-id",
+            "p",
         ]);
         assert_eq!(code, 0, "{out}");
         assert_eq!(out["score"], 2.75);
@@ -82,9 +89,17 @@ fn grade_errors_are_json_with_their_class_and_exit_2() {
             "student_input",
             "Invalid math syntax",
         ),
-        (&["--answers", "{not json"], "student_input", "not valid JSON"),
+        (
+            &["--answers", "{not json"],
+            "student_input",
+            "not valid JSON",
+        ),
         (&["--answers", r#"{"p_2_1": 3}"#], "student_input", "p_2_1"),
-        (&["--answers", "@/no/such/file.json"], "student_input", "/no/such/file.json"),
+        (
+            &["--answers", "@/no/such/file.json"],
+            "student_input",
+            "/no/such/file.json",
+        ),
         (&["--answers", "[]"], "student_input", "JSON object"),
     ];
     for (extra, kind, needle) in cases {
@@ -94,7 +109,10 @@ fn grade_errors_are_json_with_their_class_and_exit_2() {
         assert_eq!(code, 2, "{args:?}: {out}");
         assert_eq!(out["error"]["kind"], kind, "{args:?}: {out}");
         let message = out["error"]["message"].as_str().unwrap();
-        assert!(message.contains(needle), "{args:?}: {message:?} lacks {needle:?}");
+        assert!(
+            message.contains(needle),
+            "{args:?}: {message:?} lacks {needle:?}"
+        );
     }
 
     let broken = problem_file(&dir, "<problem><stringresponse></problem>");
@@ -115,13 +133,31 @@ fn grade_errors_are_json_with_their_class_and_exit_2() {
 #[test]
 fn calc_prints_typed_values() {
     let cases = [
-        (vec!["calc", "2^100"], json!({"kind": "int", "value": "1267650600228229401496703205376"})),
+        (
+            vec!["calc", "2^100"],
+            json!({"kind": "int", "value": "1267650600228229401496703205376"}),
+        ),
         (vec!["calc", "1+2*3"], json!({"kind": "int", "value": 7})),
-        (vec!["calc", "2*3||6"], json!({"kind": "real", "value": 4.0})),
-        (vec!["calc", "70%"], json!({"kind": "real", "value": 0.7000000000000001})),
-        (vec!["calc", "sqrt(-4)"], json!({"kind": "complex", "value": {"re": 0.0, "im": 2.0}})),
-        (vec!["calc", "x^2", "--var", "x=3"], json!({"kind": "int", "value": 9})),
-        (vec!["calc", "X+1", "--var", "x=1.5"], json!({"kind": "real", "value": 2.5})),
+        (
+            vec!["calc", "2*3||6"],
+            json!({"kind": "real", "value": 4.0}),
+        ),
+        (
+            vec!["calc", "70%"],
+            json!({"kind": "real", "value": 0.7000000000000001}),
+        ),
+        (
+            vec!["calc", "sqrt(-4)"],
+            json!({"kind": "complex", "value": {"re": 0.0, "im": 2.0}}),
+        ),
+        (
+            vec!["calc", "x^2", "--var", "x=3"],
+            json!({"kind": "int", "value": 9}),
+        ),
+        (
+            vec!["calc", "X+1", "--var", "x=1.5"],
+            json!({"kind": "real", "value": 2.5}),
+        ),
     ];
     for (args, expected) in cases {
         let (code, out) = coursetasks(&args);
@@ -137,15 +173,27 @@ fn calc_errors_name_their_python_class() {
         (vec!["calc", "fact(-1)"], "ValueError", ""),
         (vec!["calc", "fact(2.5)"], "TypeError", ""),
         (vec!["calc", "10.0^400"], "OverflowError", ""),
-        (vec!["calc", "(1+2"], "UnmatchedParenthesis", "1 parentheses were opened but never closed"),
+        (
+            vec!["calc", "(1+2"],
+            "UnmatchedParenthesis",
+            "1 parentheses were opened but never closed",
+        ),
         (vec!["calc", "2x"], "ParseError", ""),
-        (vec!["calc", "a+b"], "UndefinedVariable", "a, b not permitted in answer as a variable"),
+        (
+            vec!["calc", "a+b"],
+            "UndefinedVariable",
+            "a, b not permitted in answer as a variable",
+        ),
         (
             vec!["calc", "X", "--var", "x=1", "--case-sensitive"],
             "UndefinedVariable",
             "did you mean x?",
         ),
-        (vec!["calc", "1", "--var", "novalue"], "ParseError", "NAME=VALUE"),
+        (
+            vec!["calc", "1", "--var", "novalue"],
+            "ParseError",
+            "NAME=VALUE",
+        ),
     ];
     for (args, class, needle) in cases {
         let (code, out) = coursetasks(&args);
