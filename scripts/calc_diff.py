@@ -115,8 +115,12 @@ class Gen:
         r = rng.random()
         if depth <= 0 or r < 0.35:
             return self.number() if depth <= 0 and rng.random() < 0.6 or r < 0.35 else self.variable()
-        if r < 0.55:
+        if r < 0.45:
             return self.variable()
+        if r < 0.55:
+            # numpy.int64 values come only from abs() of an int: make sure they are common.
+            inner = self.number() if rng.random() < 0.5 else str(rng.choice([0, 1, 2, 3, 7, 40, 63, 10**18, 2**62]))
+            return f"abs({inner})"
         if r < 0.85:
             name = rng.choice(FUNCTIONS)
             if rng.random() < 0.1:
@@ -210,7 +214,8 @@ CURATED = [
     "1" * 4301, "1" * 4300 + "/3", "(" * 30 + "1" + ")" * 30, "sin(" * 30 + "1" + ")" * 30,
     "", "   ", "\x0c", "\x1c", "((1)", "(1))", ")(", "[1]", "{1}", "1 2", "1..2", "..5", "2e",
     "2ex", "2e-x", "x '", "x_1_{2}", "T_{ij}(3)", "foo(2)", "x(3)", "R1(R3 + 1)", "sinh(1000)",
-    "cosh(-1000)", "tanh(1000)", "sech(1000)", "csch(1000)", "tan(pi/2)", "cot(0)", "sec(pi/2)",
+    "cosh(-1000)", "i^sin(1)", "i*sin(1)", "i-sin(1)", "sin(1)^i", "sqrt(-1)^sin(1)",
+    "abs(-3)/10^30", "abs(-2)*1.5", "1.5^abs(-2)", "i^abs(-2)", "abs(-2)^i", "tanh(1000)", "sech(1000)", "csch(1000)", "tan(pi/2)", "cot(0)", "sec(pi/2)",
 ]
 
 

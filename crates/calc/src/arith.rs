@@ -151,6 +151,9 @@ fn numpy_i64(value: &Value) -> Result<i64, CalcError> {
 
 fn numpy(op: BinOp, left: &Value, right: &Value) -> Result<Value, CalcError> {
     match numpy_rank(left).max(numpy_rank(right)) {
+        // True division of integers runs numpy's float64 loop, so a Python int operand is
+        // converted to a double rather than to an int64.
+        0 if op == BinOp::Div => Ok(Value::NpFloat(numpy_f64(left)? / numpy_f64(right)?)),
         0 => {
             let a = numpy_i64(left)?;
             let b = numpy_i64(right)?;
@@ -158,7 +161,7 @@ fn numpy(op: BinOp, left: &Value, right: &Value) -> Result<Value, CalcError> {
                 BinOp::Add => Value::NpInt(a.wrapping_add(b)),
                 BinOp::Sub => Value::NpInt(a.wrapping_sub(b)),
                 BinOp::Mul => Value::NpInt(a.wrapping_mul(b)),
-                BinOp::Div => Value::NpFloat(a as f64 / b as f64),
+                BinOp::Div => unreachable!("handled by the float64 loop"),
                 BinOp::Pow => Value::NpInt(int64_pow(a, b)?),
             })
         }
@@ -242,6 +245,9 @@ mod tests {
         assert_eq!(e.message, "Python int too large to convert to C long");
         let r = binary(BinOp::Div, &Value::NpInt(3), &Value::Int(0)).unwrap();
         assert_eq!(r, Value::NpFloat(f64::INFINITY));
+        let huge = num_bigint::BigInt::from(10u128.pow(30));
+        let r = binary(BinOp::Div, &Value::NpInt(3), &Value::BigInt(huge)).unwrap();
+        assert_eq!(r, Value::NpFloat(3e-30));
     }
 
     #[test]

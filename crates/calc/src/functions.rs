@@ -314,7 +314,7 @@ fn absolute(value: &Value) -> Value {
 fn factorial(value: &Value) -> Result<Value, CalcError> {
     let n = match value {
         Value::Int(v) | Value::NpInt(v) => IntRef::Small(*v),
-        Value::BigInt(b) => IntRef::Big(b),
+        Value::BigInt(_) => value.as_int().expect("an int"),
         other => {
             let type_name = match other {
                 Value::Float(_) => "float",

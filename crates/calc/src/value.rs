@@ -9,6 +9,7 @@ use std::fmt;
 
 use num_bigint::BigInt;
 use num_complex::Complex64;
+use num_traits::ToPrimitive;
 
 use crate::CalcError;
 use crate::errors::type_error;
@@ -117,7 +118,11 @@ impl Value {
     pub(crate) fn as_int(&self) -> Option<IntRef<'_>> {
         match self {
             Value::Int(v) => Some(IntRef::Small(*v)),
-            Value::BigInt(b) => Some(IntRef::Big(b)),
+            // A caller may build a BigInt that fits in an i64; arithmetic treats it as small.
+            Value::BigInt(b) => Some(match b.to_i64() {
+                Some(small) => IntRef::Small(small),
+                None => IntRef::Big(b),
+            }),
             _ => None,
         }
     }

@@ -475,6 +475,7 @@ fn numpy_and_python_scalars_mix_like_python() {
         ("abs(3)^0.5", "numpy.float64", "1.7320508075688772"),
         ("(0-2.5)^sin(1)", "numpy.float64", "nan"),
         ("sqrt(-4)^2", "numpy.complex128", "(-4+0j)"),
+        ("abs(-3)/10^30", "numpy.float64", "3e-30"),
     ]);
     check_error(
         "abs(-3)+10^30",
@@ -672,5 +673,12 @@ fn public_value_helpers() {
         ErrorKind::OverflowError
     );
     assert_eq!(Value::from(6i64).to_string(), "6");
+    // A small value stored as BigInt behaves like any other int.
+    let mut vars = Variables::new();
+    vars.insert("n", Value::BigInt(num_bigint::BigInt::from(5)));
+    assert_eq!(
+        eval_with("fact(n) + n^2", &vars, INSENSITIVE).unwrap(),
+        Value::Int(145)
+    );
     assert_eq!(Value::from(6.0).to_string(), "6.0");
 }
