@@ -58,8 +58,13 @@ CREATE TABLE learner_modules (
 -- The task scan: WHERE course_key = ? AND usage_key = ? AND id > ? ORDER BY id LIMIT n.
 CREATE INDEX learner_modules_scan ON learner_modules (course_key, usage_key, id);
 
+-- `seq` is the task's row number: outcomes and events reference it instead of the UUID, so each
+-- entry of their indexes carries a small integer instead of 36 characters (PostgreSQL: `seq
+-- BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY`, `id UUID NOT NULL UNIQUE`). The UUID stays
+-- the task's public identity; `seq` never leaves the store.
 CREATE TABLE tasks (
-    id               TEXT PRIMARY KEY NOT NULL,  -- UUID, hyphenated lower case
+    seq              INTEGER PRIMARY KEY,
+    id               TEXT NOT NULL UNIQUE,       -- UUID, hyphenated lower case
     course_key       TEXT NOT NULL,
     task_type        TEXT NOT NULL,
     task_key         TEXT NOT NULL,
@@ -94,7 +99,7 @@ CREATE INDEX tasks_course ON tasks (course_key, created_at);
 
 CREATE TABLE task_outcomes (
     id            INTEGER PRIMARY KEY,
-    task_id       TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    task_seq      INTEGER NOT NULL REFERENCES tasks(seq) ON DELETE CASCADE,
     module_id     INTEGER,                   -- no FK: delete-state tasks delete the module
     learner_id    INTEGER NOT NULL,
     username      TEXT NOT NULL,
@@ -106,13 +111,15 @@ CREATE TABLE task_outcomes (
     new_grade     REAL,
     new_max_grade REAL,
     created       TEXT NOT NULL,
-    UNIQUE (task_id, module_id)
+    UNIQUE (task_seq, module_id)
 );
-CREATE INDEX task_outcomes_status ON task_outcomes (task_id, status, id);
+-- Outcome pages of a task by status (and, merged over the three statuses, of all of them).
+CREATE INDEX task_outcomes_status ON task_outcomes (task_seq, status, id);
 
 CREATE TABLE tracking_events (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    task_id    TEXT,                         -- no FK: events outlive pruned tasks
+    task_id    TEXT,                         -- the task's UUID, kept: events outlive pruned tasks
+    task_seq   INTEGER,                      -- tasks.seq when the task is stored (no FK, as above)
     event_type TEXT NOT NULL,
     time       TEXT NOT NULL,
     username   TEXT NOT NULL,
@@ -122,5 +129,7 @@ CREATE TABLE tracking_events (
     requester  TEXT NOT NULL,
     payload    TEXT NOT NULL
 );
-CREATE INDEX tracking_events_task ON tracking_events (task_id, id);
-CREATE INDEX tracking_events_course ON tracking_events (course_key, id);
+-- Events of a task, by task_seq (NULL for events outside a stored task). No index by course:
+-- it cost every chunk an insert into a text-keyed b-tree for a listing that a walk of the
+-- table in id order serves (each event is passed over once across all pages).
+CREATE INDEX tracking_events_task ON tracking_events (task_seq, id);
