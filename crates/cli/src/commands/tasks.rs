@@ -23,11 +23,14 @@ use crate::display::{LiveProgress, status_text, task_table};
 use crate::{Failure, print_json};
 use coursetasks_engine::TaskView;
 
-/// Opens the store, with the location in the error.
+/// Opens the store. A location that cannot be used (missing directory, not a database, ...) is
+/// the caller's input error (exit 2); the store's message names the location and the reason.
 pub async fn open_store(db: &str) -> Result<Store> {
-    Store::open(db)
-        .await
-        .with_context(|| format!("opening the database {db}"))
+    match Store::open(db).await {
+        Ok(store) => Ok(store),
+        Err(e @ StoreError::BadLocation { .. }) => Err(Failure::usage(e.to_string()).into()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("opening the database {db}"))),
+    }
 }
 
 pub fn task_kind(kind: SubmitKind) -> TaskKind {
@@ -45,8 +48,7 @@ fn parse_task_id(text: &str) -> Result<Uuid> {
         .map_err(|e| Failure::usage(format!("{text:?} is not a task id (a UUID): {e}")).into())
 }
 
-async fn load_task(store: &Store, text: &str) -> Result<TaskRecord> {
-    let id = parse_task_id(text)?;
+async fn load_task(store: &Store, id: Uuid) -> Result<TaskRecord> {
     match store.get_task(id).await? {
         Some(task) => Ok(task),
         None => Err(Failure::not_found(format!("no task {id} in this database")).into()),
@@ -142,8 +144,10 @@ pub async fn wait_for(store: &Store, task_id: Uuid, sink: &dyn ProgressSink) -> 
 }
 
 pub async fn status(args: StatusArgs) -> Result<()> {
+    // The id is checked before the database is opened, so a typo never creates a database file.
+    let id = parse_task_id(&args.task)?;
     let store = open_store(&args.db.db).await?;
-    let task = load_task(&store, &args.task).await?;
+    let task = load_task(&store, id).await?;
     let view = TaskView::new(&task, Utc::now());
     if args.json.json {
         print_json(&view)
@@ -198,8 +202,9 @@ pub async fn tasks(args: TasksArgs) -> Result<()> {
 }
 
 pub async fn outcomes(args: OutcomesArgs) -> Result<()> {
+    let id = parse_task_id(&args.task)?;
     let store = open_store(&args.db.db).await?;
-    let task = load_task(&store, &args.task).await?;
+    let task = load_task(&store, id).await?;
     let status = args.status.map(|s| match s {
         OutcomeFilter::Succeeded => OutcomeStatus::Succeeded,
         OutcomeFilter::Skipped => OutcomeStatus::Skipped,
@@ -261,9 +266,10 @@ pub async fn outcomes(args: OutcomesArgs) -> Result<()> {
 }
 
 pub async fn events(args: EventsArgs) -> Result<()> {
+    let id = args.task.as_deref().map(parse_task_id).transpose()?;
     let store = open_store(&args.db.db).await?;
-    let task_id = match &args.task {
-        Some(t) => Some(load_task(&store, t).await?.id),
+    let task_id = match id {
+        Some(id) => Some(load_task(&store, id).await?.id),
         None => None,
     };
     let stdout = std::io::stdout();
@@ -308,8 +314,8 @@ pub async fn events(args: EventsArgs) -> Result<()> {
 }
 
 pub async fn cancel(args: CancelArgs) -> Result<()> {
-    let store = open_store(&args.db.db).await?;
     let id = parse_task_id(&args.task)?;
+    let store = open_store(&args.db.db).await?;
     let outcome = match store.request_cancel(id).await {
         Ok(outcome) => outcome,
         Err(StoreError::NotFound { .. }) => {
