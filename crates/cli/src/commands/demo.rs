@@ -46,13 +46,25 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         import.report.blocks,
         import.problems.len()
     );
+    let name_width = import
+        .problems
+        .iter()
+        .map(|p| p.display_name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let types_width = import
+        .problems
+        .iter()
+        .map(|p| p.response_types.join(", ").chars().count())
+        .max()
+        .unwrap_or(0);
     for p in &import.problems {
         let verdict = match &p.not_rescorable {
             None => "rescorable".to_owned(),
             Some(reason) => format!("NOT rescorable: {reason}"),
         };
         println!(
-            "   - {:<40} {:<45} {verdict}",
+            "   - {:<name_width$}  {:<types_width$}  {verdict}",
             p.display_name,
             p.response_types.join(", ")
         );
