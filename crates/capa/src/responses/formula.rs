@@ -79,17 +79,7 @@ impl Formula {
     pub(crate) fn compile(s: &mut Setup) -> Result<Self, GradingError> {
         let answer = s.ctx.apply(s.node.attribute("answer").unwrap_or(""));
         let samples = s.ctx.apply(s.node.attribute("samples").unwrap_or(""));
-        let tolerance_text = s
-            .node
-            .descendants()
-            .filter(|n| {
-                n.is_element()
-                    && super::tag(*n) == "responseparam"
-                    && n.attribute("type") == Some("tolerance")
-            })
-            .find_map(|n| n.attribute("default"))
-            .map(|t| s.ctx.apply(py::strip(t)))
-            .unwrap_or_else(|| tolerance::DEFAULT_TOLERANCE.to_string());
+        let tolerance_text = s.tolerance_text();
         // `type` is split on commas (not spaces, unlike stringresponse); "ci" wins over "cs".
         let types: Vec<&str> = s
             .node

@@ -36,6 +36,22 @@ pub(crate) struct Setup<'s, 'a, 'i> {
 }
 
 impl Setup<'_, '_, '_> {
+    /// The tolerance text shared by numerical and formula responses: the first
+    /// `responseparam[@type="tolerance"]/@default` under the response, stripped and
+    /// contextualized, or Open edX's default `0.001%`.
+    pub(crate) fn tolerance_text(&self) -> String {
+        self.node
+            .descendants()
+            .filter(|n| {
+                n.is_element()
+                    && tag(*n) == "responseparam"
+                    && n.attribute("type") == Some("tolerance")
+            })
+            .find_map(|n| n.attribute("default"))
+            .map(|t| self.ctx.apply(py::strip(t)))
+            .unwrap_or_else(|| crate::tolerance::DEFAULT_TOLERANCE.to_string())
+    }
+
     pub(crate) fn flag(&mut self, node: Node, element: &str, reason: impl Into<String>) {
         self.flags
             .push((node.range().start, NotRescorable::new(element, reason)));

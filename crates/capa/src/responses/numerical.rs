@@ -84,17 +84,7 @@ impl Numerical {
                 bounds: [num::staff_answer(&parts[0]), num::staff_answer(&parts[1])],
             }
         } else {
-            let tolerance_text = s
-                .node
-                .descendants()
-                .filter(|n| {
-                    n.is_element()
-                        && super::tag(*n) == "responseparam"
-                        && n.attribute("type") == Some("tolerance")
-                })
-                .find_map(|n| n.attribute("default"))
-                .map(|t| s.ctx.apply(py::strip(t)))
-                .unwrap_or_else(|| tolerance::DEFAULT_TOLERANCE.to_string());
+            let tolerance_text = s.tolerance_text();
             Mode::Point {
                 correct: num::staff_answer(&s.ctx.apply(answer)),
                 tolerance: Tolerance::text(&tolerance_text),
