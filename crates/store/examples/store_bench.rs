@@ -6,7 +6,8 @@
 //! defaults: 200000 learners, chunk 1000. Measures:
 //! - `upsert_learners` and `insert_modules` rows/s (one module per learner, realistic capa
 //!   state JSON of ~600 bytes);
-//! - a full rescore pass through the store API: per chunk `fetch_modules` + `commit_chunk` with
+//! - a full rescore pass through the store API: the task is planned (claimed, counted and split
+//!   into one subtask), then per chunk of that subtask `fetch_modules` + `commit_chunk` with
 //!   one module update, one outcome and one tracking event per learner (learners/s, and the
 //!   cost of one commit);
 //! - the raw-SQL floor: one `UPDATE ... SET state = json_set(...)` over the same rows, and the
@@ -194,7 +195,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await
         .map_err(|e| e.to_string())?;
-    let task = store
+    // Plan (claim, count, split into one subtask for everything), then run that subtask.
+    let planned = store
         .claim_task("bench-worker", Duration::from_secs(60))
         .await?
         .expect("task");
@@ -202,15 +204,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         course_key: COURSE.into(),
         usage_keys: vec![key.clone()],
         learner_id: None,
+        until_id: None,
     };
     let total = store.count_modules(&scope).await?;
-    store.set_task_total(task.id, "bench-worker", total).await?;
+    store
+        .split_task(planned.id, "bench-worker", total, &[])
+        .await?;
+    let SubtaskClaim { task, subtask } = store
+        .claim_subtask("bench-worker", Duration::from_secs(60), Some(planned.id))
+        .await?
+        .expect("subtask");
+    let scope = ModuleScope {
+        until_id: Some(subtask.until_id),
+        ..scope
+    };
 
     let (mut fetch_time, mut build_time, mut commit_time) =
         (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let (mut fetch_cpu, mut commit_cpu) = (Duration::ZERO, Duration::ZERO);
     let mut commits = 0u64;
-    let mut cursor = 0;
+    let mut cursor = subtask.cursor;
     let all = Phase::start();
     loop {
         let (t, c) = (Instant::now(), cpu_time());
@@ -224,7 +237,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let now = Utc::now();
         let commit = ChunkCommit {
             task_id: task.id,
+            subtask: subtask.index,
             worker: "bench-worker".into(),
+            expected_cursor: cursor,
             new_cursor: page.last().unwrap().id,
             deltas: Counts {
                 attempted: page.len() as u64,
@@ -280,9 +295,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .collect(),
         };
         build_time += t.elapsed();
-        cursor = commit.new_cursor;
         let (t, c) = (Instant::now(), cpu_time());
-        store.commit_chunk(&commit).await?;
+        cursor = store.commit_chunk(&commit).await?.cursor;
         commit_time += t.elapsed();
         commit_cpu += cpu_since(c);
         commits += 1;
@@ -317,8 +331,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         per(fetch_cpu)
     );
     let done = store
-        .finish_task(task.id, "bench-worker", FinalState::Success)
+        .finish_subtask(task.id, subtask.index, "bench-worker", FinalState::Success)
         .await?;
+    assert_eq!(done.state, TaskState::Success);
     assert_eq!(done.succeeded, n);
     assert_eq!(store.count_outcomes(task.id, None).await?, n);
     assert_eq!(store.count_events(task.id).await?, n);
