@@ -109,12 +109,37 @@ fn scope(keys: &[String]) -> ModuleScope {
         course_key: COURSE.into(),
         usage_keys: keys.to_vec(),
         learner_id: None,
+        until_id: None,
     }
 }
 
+/// The modules the suite's tasks work on (`new_task` rescores p1).
+fn p1_scope() -> ModuleScope {
+    scope(&[key("problem", "p1")])
+}
+
+/// Ids of the modules in scope, ascending.
+async fn ids(store: &Store, scope: &ModuleScope) -> Vec<i64> {
+    fetch_all(store, scope, 1000)
+        .await
+        .iter()
+        .map(|m| m.id)
+        .collect()
+}
+
 async fn fetch_all(store: &Store, scope: &ModuleScope, page: u32) -> Vec<ModuleRecord> {
+    fetch_after(store, scope, 0, page).await
+}
+
+/// Every module in scope with `id > after`, fetched page by page.
+async fn fetch_after(
+    store: &Store,
+    scope: &ModuleScope,
+    after: i64,
+    page: u32,
+) -> Vec<ModuleRecord> {
     let mut out = Vec::new();
-    let mut after = 0;
+    let mut after = after;
     loop {
         let rows = store.fetch_modules(scope, after, page).await.unwrap();
         if rows.is_empty() {
@@ -127,14 +152,44 @@ async fn fetch_all(store: &Store, scope: &ModuleScope, page: u32) -> Vec<ModuleR
     out
 }
 
-/// A chunk that "rescores" the given modules: new state, grade 2/2, one outcome and one event
-/// per module.
-fn rescore_chunk(task: &TaskRecord, worker: &str, modules: &[ModuleRecord]) -> ChunkCommit {
+/// The scope of a subtask: the p1 modules of its key range (the lower end is the `after_id` of
+/// a fetch).
+fn range_scope(subtask: &SubtaskRecord) -> ModuleScope {
+    ModuleScope {
+        until_id: Some(subtask.until_id),
+        ..p1_scope()
+    }
+}
+
+/// The next page of a subtask's p1 modules after `cursor`.
+async fn range_page(
+    store: &Store,
+    subtask: &SubtaskRecord,
+    cursor: i64,
+    limit: u32,
+) -> Vec<ModuleRecord> {
+    store
+        .fetch_modules(&range_scope(subtask), cursor, limit)
+        .await
+        .unwrap()
+}
+
+/// A chunk of subtask `subtask` that continues from `expected_cursor` and "rescores" the given
+/// modules: new state, grade 2/2, one outcome and one event per module.
+fn rescore_chunk(
+    task: &TaskRecord,
+    subtask: u32,
+    expected_cursor: i64,
+    worker: &str,
+    modules: &[ModuleRecord],
+) -> ChunkCommit {
     let now = Utc::now();
     ChunkCommit {
         task_id: task.id,
+        subtask,
         worker: worker.into(),
-        new_cursor: modules.last().map(|m| m.id).unwrap_or(task.cursor),
+        expected_cursor,
+        new_cursor: modules.last().map(|m| m.id).unwrap_or(expected_cursor),
         deltas: Counts {
             attempted: modules.len() as u64,
             succeeded: modules.len() as u64,
@@ -185,12 +240,98 @@ fn rescore_chunk(task: &TaskRecord, worker: &str, modules: &[ModuleRecord]) -> C
     }
 }
 
+const LEASE: Duration = Duration::from_secs(60);
+
+/// Claims the oldest task to plan.
 async fn claim(store: &Store, worker: &str) -> TaskRecord {
     store
-        .claim_task(worker, Duration::from_secs(60))
+        .claim_task(worker, LEASE)
         .await
         .unwrap()
         .expect("a task to claim")
+}
+
+/// Plans the oldest queued task as `worker`: claims it and splits it at `points`, with the
+/// number of p1 modules as its total.
+async fn plan(store: &Store, worker: &str, points: &[i64]) -> TaskRecord {
+    let task = claim(store, worker).await;
+    let total = store.count_modules(&p1_scope()).await.unwrap();
+    let split = store
+        .split_task(task.id, worker, total, points)
+        .await
+        .unwrap();
+    assert_eq!(split.subtasks as usize, points.len() + 1);
+    split
+}
+
+/// Claims the next subtask of `task_id` as `worker`.
+async fn take(store: &Store, worker: &str, task_id: Uuid) -> SubtaskRecord {
+    let claim = store
+        .claim_subtask(worker, LEASE, Some(task_id))
+        .await
+        .unwrap()
+        .expect("a subtask to claim");
+    assert_eq!((claim.task.id, claim.subtask.task_id), (task_id, task_id));
+    claim.subtask
+}
+
+/// Plans the oldest queued task (split at `points`) and claims its first subtask, all as
+/// `worker`.
+async fn start(store: &Store, worker: &str, points: &[i64]) -> (TaskRecord, SubtaskRecord) {
+    let task = plan(store, worker, points).await;
+    let subtask = take(store, worker, task.id).await;
+    assert_eq!(subtask.index, 0);
+    (task, subtask)
+}
+
+/// One subtask as stored now.
+async fn subtask(store: &Store, task_id: Uuid, index: u32) -> SubtaskRecord {
+    let all = store.list_subtasks(task_id).await.unwrap();
+    all.into_iter()
+        .find(|s| s.index == index)
+        .expect("the subtask exists")
+}
+
+/// The states of a task's subtasks, by index.
+async fn subtask_states(store: &Store, task_id: Uuid) -> Vec<TaskState> {
+    store
+        .list_subtasks(task_id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.state)
+        .collect()
+}
+
+fn add(a: Counts, b: Counts) -> Counts {
+    Counts {
+        attempted: a.attempted + b.attempted,
+        succeeded: a.succeeded + b.succeeded,
+        skipped: a.skipped + b.skipped,
+        failed: a.failed + b.failed,
+    }
+}
+
+/// Everything a refused write could have touched: the task, its subtasks, its outcomes and
+/// events, and every module of the course.
+async fn snapshot(
+    store: &Store,
+    task_id: Uuid,
+) -> (TaskRecord, Vec<SubtaskRecord>, u64, u64, Vec<ModuleRecord>) {
+    (
+        store.get_task(task_id).await.unwrap().unwrap(),
+        store.list_subtasks(task_id).await.unwrap(),
+        store.count_outcomes(task_id, None).await.unwrap(),
+        store.count_events(task_id).await.unwrap(),
+        fetch_all(store, &scope(&[]), 1000).await,
+    )
+}
+
+fn assert_lease_lost<T: std::fmt::Debug>(result: Result<T, StoreError>, what: &str) {
+    assert!(
+        matches!(result, Err(StoreError::LeaseLost { .. })),
+        "{what}: expected LeaseLost, got {result:?}"
+    );
 }
 
 // ----- catalog -----------------------------------------------------------------------------------
@@ -767,7 +908,7 @@ pub async fn module_stream_with_concurrent_inserts(store: &Store) {
 pub async fn dedup_refuses_identical_active_task(store: &Store) {
     let first = store.submit_task(&new_task("k1")).await.unwrap();
     assert_eq!(first.state, TaskState::Queued);
-    assert_eq!((first.cursor, first.attempts, first.total), (0, 0, None));
+    assert_eq!((first.subtasks, first.attempts, first.total), (0, 0, None));
 
     match store.submit_task(&new_task("k1")).await {
         Err(SubmitError::AlreadyRunning { existing }) => assert_eq!(existing.id, first.id),
@@ -818,7 +959,6 @@ pub async fn dedup_refuses_identical_active_task(store: &Store) {
         Err(SubmitError::Store(StoreError::Conflict { .. }))
     ));
 }
-
 pub async fn dedup_concurrent_submits_one_wins(store: &Store) {
     for round in 0..5 {
         let task_key = format!("race{round}");
@@ -855,7 +995,7 @@ pub async fn dedup_concurrent_submits_one_wins(store: &Store) {
     assert_eq!(active.len(), 5);
 }
 
-// ----- tasks: claim and leases -------------------------------------------------------------------
+// ----- tasks: planning claims and leases -----------------------------------------------------
 
 pub async fn claim_oldest_first_and_never_twice(store: &Store) {
     assert!(
@@ -879,7 +1019,7 @@ pub async fn claim_oldest_first_and_never_twice(store: &Store) {
     assert_eq!(first.id, submitted[0], "oldest first");
     assert_eq!(first.state, TaskState::Running);
     assert_eq!(first.lease_owner.as_deref(), Some("w0"));
-    assert_eq!(first.attempts, 1);
+    assert_eq!((first.attempts, first.subtasks), (1, 0));
     assert!(first.started_at.is_some());
     assert!(first.lease_expires_at.unwrap() > Utc::now());
 
@@ -948,7 +1088,7 @@ pub async fn expired_lease_is_reclaimed_live_one_is_not(store: &Store) {
             .await
             .unwrap(),
         LeaseStatus::Held {
-            cancel_requested: false
+            stop_requested: false
         }
     );
     // A renewed lease does not expire.
@@ -966,25 +1106,485 @@ pub async fn expired_lease_is_reclaimed_live_one_is_not(store: &Store) {
     );
 }
 
+// ----- tasks: split --------------------------------------------------------------------------------
+
+pub async fn split_points_every_until_and_keys(store: &Store) {
+    // 10 learners, each with a p1 and a p2 module inserted one after the other: the p1 and p2
+    // ids interleave.
+    seed(store, 10).await;
+    let (p1, p2) = (key("problem", "p1"), key("problem", "p2"));
+    let split = |scope: ModuleScope, every: u64| async move {
+        store.module_split_points(&scope, every).await.unwrap()
+    };
+    let p1_ids = ids(store, &p1_scope()).await;
+    assert_eq!(p1_ids.len(), 10);
+
+    // The id of every 3rd module: ranges of 3, 3, 3 and 1.
+    assert_eq!(
+        split(p1_scope(), 3).await,
+        vec![p1_ids[2], p1_ids[5], p1_ids[8]]
+    );
+    // Never the last module's id, so that no range is empty.
+    assert_eq!(split(p1_scope(), 5).await, vec![p1_ids[4]]);
+    assert_eq!(split(p1_scope(), 1).await, p1_ids[..9].to_vec());
+    // `every` or fewer modules: one range, no point.
+    assert!(split(p1_scope(), 10).await.is_empty());
+    assert!(split(p1_scope(), 1000).await.is_empty());
+    assert!(split(scope(&[key("problem", "p3")]), 1).await.is_empty());
+    // Either key form.
+    assert_eq!(
+        split(scope(&[legacy("problem", "p1")]), 3).await,
+        vec![p1_ids[2], p1_ids[5], p1_ids[8]]
+    );
+
+    // until_id: only the modules up to it are cut.
+    let until = |id: i64| ModuleScope {
+        until_id: Some(id),
+        ..p1_scope()
+    };
+    assert_eq!(split(until(p1_ids[6]), 3).await, vec![p1_ids[2], p1_ids[5]]);
+    assert_eq!(
+        split(until(p1_ids[5]), 3).await,
+        vec![p1_ids[2]],
+        "the 6th of 6 is the last"
+    );
+    assert_eq!(split(until(p1_ids[5] + 1), 3).await, vec![p1_ids[2]]);
+    assert!(split(until(p1_ids[0]), 1).await.is_empty());
+    assert!(split(until(0), 1).await.is_empty());
+
+    // Several usage keys: their modules are merged in id order.
+    let both = ids(store, &scope(&[p1.clone(), p2.clone()])).await;
+    assert_eq!(both.len(), 20);
+    let every4 = vec![both[3], both[7], both[11], both[15]];
+    assert_eq!(split(scope(&[p2.clone(), p1.clone()]), 4).await, every4);
+    assert_eq!(
+        split(scope(&[]), 4).await,
+        every4,
+        "no key: the whole course"
+    );
+    assert_eq!(
+        split(
+            ModuleScope {
+                until_id: Some(both[9]),
+                ..scope(&[p1.clone(), p2.clone()])
+            },
+            4
+        )
+        .await,
+        vec![both[3], both[7]]
+    );
+    // One learner's modules.
+    let one = ModuleScope {
+        learner_id: Some(1004),
+        ..scope(&[])
+    };
+    let own = ids(store, &one).await;
+    assert_eq!(own.len(), 2);
+    assert_eq!(split(one, 1).await, vec![own[0]]);
+}
+
+pub async fn split_ranges_cover_every_module_once(store: &Store) {
+    seed(store, 23).await;
+    let all = fetch_all(store, &p1_scope(), 1000).await;
+    assert_eq!(all.len(), 23);
+    store.submit_task(&new_task("cover")).await.unwrap();
+    let planned = claim(store, "planner").await;
+    let points = store.module_split_points(&p1_scope(), 5).await.unwrap();
+    assert_eq!(points.len(), 4);
+    let task = store
+        .split_task(planned.id, "planner", 23, &points)
+        .await
+        .unwrap();
+    assert_eq!(
+        (task.id, task.state, task.subtasks, task.total),
+        (planned.id, TaskState::Running, 5, Some(23))
+    );
+    assert_eq!(store.get_task(task.id).await.unwrap().unwrap(), task);
+    assert!(
+        task.lease_expires_at.is_none(),
+        "the planning lease is dropped"
+    );
+
+    // Planning is over: the planner's lease is gone and nobody plans the task again.
+    assert_eq!(
+        store.renew_lease(task.id, "planner", LEASE).await.unwrap(),
+        LeaseStatus::Lost
+    );
+    assert_lease_lost(
+        store.split_task(task.id, "planner", 23, &points).await,
+        "second split",
+    );
+    assert_lease_lost(
+        store
+            .finish_task(task.id, "planner", FinalState::Success)
+            .await,
+        "finish_task after the split",
+    );
+    assert!(store.claim_task("w", LEASE).await.unwrap().is_none());
+
+    // (0, p0], (p0, p1], ..., (p3, MAX], all queued with the cursor at the lower end.
+    let subtasks = store.list_subtasks(task.id).await.unwrap();
+    assert_eq!(subtasks.len(), 5);
+    let mut covered = Vec::new();
+    let mut after = 0;
+    for (i, s) in subtasks.iter().enumerate() {
+        assert_eq!(
+            (s.task_id, s.index, s.after_id, s.state, s.cursor),
+            (task.id, i as u32, after, TaskState::Queued, after)
+        );
+        assert_eq!(s.until_id, points.get(i).copied().unwrap_or(i64::MAX));
+        assert_eq!((s.counts, s.attempts), (Counts::default(), 0));
+        assert!(s.lease_owner.is_none() && s.started_at.is_none() && s.finished_at.is_none());
+        assert!(s.error.is_none());
+        let range = fetch_after(store, &range_scope(s), s.after_id, 2).await;
+        assert_eq!(range.len(), if i < 4 { 5 } else { 3 }, "range {i}");
+        assert_eq!(
+            store.count_modules(&range_scope(s)).await.unwrap() as usize,
+            covered.len() + range.len(),
+            "count up to the end of range {i}"
+        );
+        covered.extend(range);
+        after = s.until_id;
+    }
+    assert_eq!(covered, all, "every module exactly once, in id order");
+
+    // The same holds on every scan path: one key, a few keys, many keys, the whole course, one
+    // learner.
+    let (p1, p2) = (key("problem", "p1"), key("problem", "p2"));
+    let mut many: Vec<String> = (0..18).map(|i| key("problem", &format!("x{i}"))).collect();
+    many.extend([p1.clone(), legacy("problem", "p2")]);
+    for whole in [
+        scope(&[legacy("problem", "p1")]),
+        scope(&[p2.clone(), p1.clone()]),
+        scope(&many),
+        scope(&[]),
+        ModuleScope {
+            learner_id: Some(1007),
+            ..scope(&[])
+        },
+    ] {
+        let full = fetch_all(store, &whole, 1000).await;
+        let points = store.module_split_points(&whole, 3).await.unwrap();
+        let mut covered = Vec::new();
+        let mut after = 0;
+        for until in points.iter().copied().chain([i64::MAX]) {
+            let range = ModuleScope {
+                until_id: Some(until),
+                ..whole.clone()
+            };
+            let part = fetch_after(store, &range, after, 2).await;
+            assert!(
+                !part.is_empty(),
+                "{whole:?}: empty range ({after}, {until}]"
+            );
+            assert!(part.len() <= 3);
+            assert_eq!(
+                store.count_modules(&range).await.unwrap() as usize,
+                covered.len() + part.len()
+            );
+            covered.extend(part);
+            after = until;
+        }
+        assert_eq!(covered, full, "{whole:?}");
+    }
+
+    // A module created after the split falls into the last, open-ended range.
+    let late = LearnerRecord {
+        id: 9000,
+        username: "late".into(),
+        email: "late@example.com".into(),
+    };
+    store
+        .upsert_learners(std::slice::from_ref(&late))
+        .await
+        .unwrap();
+    store
+        .insert_modules(&[NewModule {
+            learner_id: late.id,
+            course_key: COURSE.into(),
+            usage_key: key("problem", "p1"),
+            module_type: "problem".into(),
+            state: None,
+            grade: None,
+            max_grade: None,
+        }])
+        .await
+        .unwrap();
+    let last = &subtasks[4];
+    let tail = fetch_after(store, &range_scope(last), last.after_id, 100).await;
+    assert_eq!(tail.len(), 4);
+    assert_eq!(tail[3].learner_id, late.id);
+
+    // Points that are not strictly increasing are refused and split nothing.
+    store.submit_task(&new_task("bad points")).await.unwrap();
+    let bad = claim(store, "planner").await;
+    assert!(
+        store
+            .split_task(bad.id, "planner", 23, &[points[1], points[0]])
+            .await
+            .is_err()
+    );
+    assert_eq!(store.get_task(bad.id).await.unwrap().unwrap().subtasks, 0);
+    assert!(store.list_subtasks(bad.id).await.unwrap().is_empty());
+    // No point at all: one subtask for everything.
+    let whole = store.split_task(bad.id, "planner", 23, &[]).await.unwrap();
+    assert_eq!(whole.subtasks, 1);
+    let only = store.list_subtasks(bad.id).await.unwrap();
+    assert_eq!(
+        only.iter()
+            .map(|s| (s.index, s.after_id, s.until_id))
+            .collect::<Vec<_>>(),
+        vec![(0, 0, i64::MAX)]
+    );
+}
+
+// ----- tasks: subtask claims -------------------------------------------------------------------------
+
+pub async fn claim_subtask_order_and_restriction(store: &Store) {
+    seed(store, 6).await;
+    assert!(
+        store
+            .claim_subtask("w", LEASE, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let a = store.submit_task(&new_task("a")).await.unwrap();
+    let b = store.submit_task(&new_task("b")).await.unwrap();
+    let c = store.submit_task(&new_task("c")).await.unwrap();
+    let points = store.module_split_points(&p1_scope(), 2).await.unwrap();
+    assert_eq!(points.len(), 2);
+
+    // Queued tasks and tasks being planned have no subtask to hand out.
+    let planning = claim(store, "planner").await;
+    assert_eq!(planning.id, a.id);
+    assert!(
+        store
+            .claim_subtask("w", LEASE, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .claim_subtask("w", LEASE, Some(a.id))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.split_task(a.id, "planner", 6, &points).await.unwrap();
+    assert_eq!(plan(store, "planner", &points[..1]).await.id, b.id);
+
+    let next = |worker: &'static str, only: Option<Uuid>| async move {
+        let before = Utc::now();
+        let claim = store.claim_subtask(worker, LEASE, only).await.unwrap()?;
+        let s = &claim.subtask;
+        assert_eq!(claim.task.id, s.task_id);
+        assert_eq!(claim.task.state, TaskState::Running);
+        assert_eq!(
+            (s.state, s.lease_owner.as_deref(), s.attempts),
+            (TaskState::Running, Some(worker), 1)
+        );
+        assert!(s.started_at.is_some());
+        assert!(s.lease_expires_at.unwrap() > before + ChronoDuration::seconds(30));
+        Some((s.task_id, s.index))
+    };
+    // The lowest index of the oldest task first ...
+    assert_eq!(next("w1", None).await, Some((a.id, 0)));
+    assert_eq!(next("w2", None).await, Some((a.id, 1)));
+    // ... unless restricted to one task.
+    assert_eq!(next("w3", Some(b.id)).await, Some((b.id, 0)));
+    assert_eq!(next("w4", None).await, Some((a.id, 2)));
+    assert_eq!(next("w5", Some(a.id)).await, None, "a has nothing left");
+    assert_eq!(next("w5", None).await, Some((b.id, 1)));
+    assert_eq!(next("w6", None).await, None);
+    assert_eq!(next("w6", Some(c.id)).await, None, "c is still queued");
+    // A worker that claims again takes its own running subtask back (e.g. after its run broke
+    // off), with its progress.
+    let own = store
+        .claim_subtask("w2", LEASE, None)
+        .await
+        .unwrap()
+        .expect("w2's own subtask");
+    assert_eq!(
+        (own.subtask.task_id, own.subtask.index, own.subtask.attempts),
+        (a.id, 1, 2)
+    );
+    assert_eq!(own.subtask.lease_owner.as_deref(), Some("w2"));
+    assert_eq!(
+        store
+            .list_subtasks(a.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.lease_owner.clone().unwrap())
+            .collect::<Vec<_>>(),
+        vec!["w1", "w2", "w4"]
+    );
+}
+
+pub async fn concurrent_subtask_claims_never_overlap(store: &Store) {
+    seed(store, 40).await;
+    store.submit_task(&new_task("x")).await.unwrap();
+    store.submit_task(&new_task("y")).await.unwrap();
+    let every2 = store.module_split_points(&p1_scope(), 2).await.unwrap();
+    let every4 = store.module_split_points(&p1_scope(), 4).await.unwrap();
+    let x = plan(store, "planner", &every2).await;
+    let y = plan(store, "planner", &every4).await;
+    assert_eq!((x.subtasks, y.subtasks), (20, 10));
+
+    let handles: Vec<_> = (0..8)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                // A new name per claim: a worker that claims again gets its own subtask back.
+                let mut mine = Vec::new();
+                for n in 0.. {
+                    let worker = format!("c{w}.{n}");
+                    match store.claim_subtask(&worker, LEASE, None).await.unwrap() {
+                        Some(claim) => {
+                            mine.push((claim.subtask.task_id, claim.subtask.index, worker))
+                        }
+                        None => break,
+                    }
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for h in handles {
+        claimed.extend(h.await.unwrap());
+    }
+    let unique: HashSet<(Uuid, u32)> = claimed.iter().map(|(t, i, _)| (*t, *i)).collect();
+    assert_eq!(claimed.len(), 30, "every subtask claimed once");
+    assert_eq!(unique.len(), 30, "no subtask claimed twice");
+    // Each is held by the worker that got it.
+    for (task, index, worker) in &claimed {
+        let s = subtask(store, *task, *index).await;
+        assert_eq!(
+            (s.state, s.lease_owner.as_deref(), s.attempts),
+            (TaskState::Running, Some(worker.as_str()), 1)
+        );
+    }
+}
+
+pub async fn expired_subtask_is_reclaimed_and_resumes(store: &Store) {
+    seed(store, 8).await;
+    store.submit_task(&new_task("resume")).await.unwrap();
+    let points = store.module_split_points(&p1_scope(), 4).await.unwrap();
+    let task = plan(store, "planner", &points).await;
+
+    // Subtask 0 is held by a live worker. Another worker commits one chunk of subtask 1, then
+    // dies; its lease (1 ms, renewed by the commit for as long) runs out.
+    let alive = take(store, "alive", task.id).await;
+    assert_eq!(alive.index, 0);
+    let dead = store
+        .claim_subtask("dead", Duration::from_millis(1), None)
+        .await
+        .unwrap()
+        .unwrap()
+        .subtask;
+    assert_eq!(dead.index, 1);
+    let first = range_page(store, &dead, dead.cursor, 2).await;
+    assert_eq!(first.len(), 2);
+    let ack = store
+        .commit_chunk(&rescore_chunk(&task, 1, dead.cursor, "dead", &first))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    let rescued = store
+        .claim_subtask("rescuer", LEASE, None)
+        .await
+        .unwrap()
+        .expect("the expired subtask");
+    let r = &rescued.subtask;
+    assert_eq!((r.task_id, r.index), (task.id, 1));
+    assert_eq!((r.attempts, r.lease_owner.as_deref()), (2, Some("rescuer")));
+    assert_eq!(r.started_at, dead.started_at, "started_at is kept");
+    assert_eq!((r.after_id, r.until_id), (dead.after_id, dead.until_id));
+    assert_eq!(
+        (r.cursor, r.counts),
+        (ack.cursor, ack.counts),
+        "progress is kept"
+    );
+    assert!(r.lease_expires_at.unwrap() > Utc::now() + ChronoDuration::seconds(30));
+    assert!(
+        store
+            .claim_subtask("other", LEASE, None)
+            .await
+            .unwrap()
+            .is_none(),
+        "a live lease is not taken"
+    );
+    assert!(
+        store
+            .claim_subtask("other", LEASE, Some(task.id))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        subtask(store, task.id, 0).await.lease_owner.as_deref(),
+        Some("alive")
+    );
+
+    // The dead worker is fenced out; the rescuer continues after the stored cursor.
+    assert_eq!(
+        store
+            .renew_subtask_lease(task.id, 1, "dead", LEASE)
+            .await
+            .unwrap(),
+        LeaseStatus::Lost
+    );
+    let rest = range_page(store, r, r.cursor, 100).await;
+    assert_eq!(rest.len(), 2);
+    assert!(rest[0].id > first[1].id);
+    assert_lease_lost(
+        store
+            .commit_chunk(&rescore_chunk(&task, 1, ack.cursor, "dead", &rest))
+            .await,
+        "the dead worker's next chunk",
+    );
+    let ack = store
+        .commit_chunk(&rescore_chunk(&task, 1, r.cursor, "rescuer", &rest))
+        .await
+        .unwrap();
+    assert_eq!((ack.counts.attempted, ack.cursor), (4, rest[1].id));
+    assert_eq!(
+        store
+            .renew_subtask_lease(task.id, 0, "alive", LEASE)
+            .await
+            .unwrap(),
+        LeaseStatus::Held {
+            stop_requested: false
+        }
+    );
+    let done = store
+        .finish_subtask(task.id, 1, "rescuer", FinalState::Success)
+        .await
+        .unwrap();
+    assert_eq!(done.state, TaskState::Running, "subtask 0 is still running");
+    assert_eq!(subtask(store, task.id, 1).await.counts.attempted, 4);
+    assert_eq!(store.count_outcomes(task.id, None).await.unwrap(), 4);
+}
+
 // ----- tasks: chunks -------------------------------------------------------------------------------
 
 pub async fn commit_chunk_counts_cursor_and_effects(store: &Store) {
     seed(store, 10).await;
     let p1 = key("problem", "p1");
     store.submit_task(&new_task("p1")).await.unwrap();
-    let task = claim(store, "w").await;
-    let total = store
-        .count_modules(&scope(std::slice::from_ref(&p1)))
-        .await
-        .unwrap();
-    store.set_task_total(task.id, "w", total).await.unwrap();
+    let (task, sub) = start(store, "w", &[]).await;
+    assert_eq!(
+        (sub.index, sub.after_id, sub.until_id, sub.cursor),
+        (0, 0, i64::MAX, 0)
+    );
 
-    let page1 = store
-        .fetch_modules(&scope(std::slice::from_ref(&p1)), task.cursor, 6)
-        .await
-        .unwrap();
+    let page1 = range_page(store, &sub, sub.cursor, 6).await;
     let ack1 = store
-        .commit_chunk(&rescore_chunk(&task, "w", &page1))
+        .commit_chunk(&rescore_chunk(&task, 0, sub.cursor, "w", &page1))
         .await
         .unwrap();
     assert_eq!(
@@ -997,16 +1597,13 @@ pub async fn commit_chunk_counts_cursor_and_effects(store: &Store) {
         }
     );
     assert_eq!(
-        (ack1.total, ack1.cursor, ack1.cancel_requested),
+        (ack1.total, ack1.cursor, ack1.stop_requested),
         (Some(10), page1[5].id, false)
     );
 
-    let page2 = store
-        .fetch_modules(&scope(std::slice::from_ref(&p1)), ack1.cursor, 6)
-        .await
-        .unwrap();
+    let page2 = range_page(store, &sub, ack1.cursor, 6).await;
     assert_eq!(page2.len(), 4);
-    let mut chunk = rescore_chunk(&task, "w", &page2);
+    let mut chunk = rescore_chunk(&task, 0, ack1.cursor, "w", &page2);
     chunk.deltas = Counts {
         attempted: 4,
         succeeded: 2,
@@ -1030,8 +1627,13 @@ pub async fn commit_chunk_counts_cursor_and_effects(store: &Store) {
 
     let stored = store.get_task(task.id).await.unwrap().unwrap();
     assert_eq!(stored.counts(), ack2.counts);
-    assert_eq!(stored.cursor, page2[3].id);
     assert!(stored.updated_at >= task.updated_at);
+    let stored_sub = subtask(store, task.id, 0).await;
+    assert_eq!(
+        (stored_sub.cursor, stored_sub.counts),
+        (page2[3].id, ack2.counts)
+    );
+    assert_eq!(ack2.cursor, page2[3].id);
 
     let m = store
         .get_module(page1[0].learner_id, COURSE, &p1)
@@ -1069,23 +1671,26 @@ pub async fn commit_chunk_counts_cursor_and_effects(store: &Store) {
     );
     assert_eq!(store.count_events(task.id).await.unwrap(), 10);
     let done = store
-        .finish_task(task.id, "w", FinalState::Success)
+        .finish_subtask(task.id, 0, "w", FinalState::Success)
         .await
         .unwrap();
     assert_eq!(done.state, TaskState::Success);
     assert!(done.finished_at.is_some());
     assert!(done.error.is_none());
+    assert_eq!(done.counts(), ack2.counts);
 }
 
 pub async fn commit_chunk_inserts_and_deletes_modules(store: &Store) {
     let learners = seed(store, 4).await;
     let p3 = key("problem", "p3");
     store.submit_task(&new_task("override")).await.unwrap();
-    let task = claim(store, "w").await;
+    let (task, _) = start(store, "w", &[]).await;
     // Override for a learner without a p3 module: insert, outcome resolved to the new row.
     let chunk = ChunkCommit {
         task_id: task.id,
+        subtask: 0,
         worker: "w".into(),
+        expected_cursor: 0,
         new_cursor: 0,
         deltas: Counts {
             attempted: 1,
@@ -1151,7 +1756,7 @@ pub async fn commit_chunk_inserts_and_deletes_modules(store: &Store) {
     );
     assert_eq!(events[0].payload, json!({"new_weighted_earned": 3.0}));
 
-    // Delete state of learner 2's p1 module.
+    // Delete state of learner 2's p1 module (the cursor stays where it was: 0).
     let victim = store
         .get_module(learners[1].id, COURSE, &key("problem", "p1"))
         .await
@@ -1176,94 +1781,447 @@ pub async fn commit_chunk_inserts_and_deletes_modules(store: &Store) {
 
 pub async fn stale_worker_is_fenced_and_writes_nothing(store: &Store) {
     seed(store, 5).await;
-    let p1 = key("problem", "p1");
     store.submit_task(&new_task("fence")).await.unwrap();
-    let zombie_view = store
+
+    // A planner whose lease expired is fenced out of planning.
+    let zombie_plan = store
         .claim_task("zombie", Duration::from_millis(1))
         .await
         .unwrap()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let fresh = claim(store, "fresh").await;
-    assert_eq!(fresh.id, zombie_view.id);
-
-    let modules = store
-        .fetch_modules(&scope(std::slice::from_ref(&p1)), 0, 100)
-        .await
-        .unwrap();
-    let stale = rescore_chunk(&zombie_view, "zombie", &modules);
-    match store.commit_chunk(&stale).await {
-        Err(StoreError::LeaseLost { task_id, worker }) => {
-            assert_eq!((task_id, worker.as_str()), (fresh.id, "zombie"));
-        }
-        other => panic!("expected LeaseLost, got {other:?}"),
-    }
-    assert!(matches!(
-        store.set_task_total(fresh.id, "zombie", 5).await,
-        Err(StoreError::LeaseLost { .. })
-    ));
-    assert!(matches!(
+    assert_eq!(fresh.id, zombie_plan.id);
+    assert_lease_lost(
+        store.split_task(fresh.id, "zombie", 5, &[]).await,
+        "stale split",
+    );
+    assert_lease_lost(
         store
             .finish_task(fresh.id, "zombie", FinalState::Success)
             .await,
-        Err(StoreError::LeaseLost { .. })
-    ));
-    // Nothing of the stale chunk is visible.
-    let after = store.get_task(fresh.id).await.unwrap().unwrap();
-    assert_eq!(
-        (after.counts(), after.cursor, after.total),
-        (Counts::default(), 0, None)
+        "stale finish_task",
     );
-    assert_eq!(store.count_outcomes(fresh.id, None).await.unwrap(), 0);
-    assert_eq!(store.count_events(fresh.id).await.unwrap(), 0);
-    let unchanged = store
-        .fetch_modules(&scope(std::slice::from_ref(&p1)), 0, 100)
+    assert_eq!(
+        store.renew_lease(fresh.id, "zombie", LEASE).await.unwrap(),
+        LeaseStatus::Lost
+    );
+    let unsplit = store.get_task(fresh.id).await.unwrap().unwrap();
+    assert_eq!(
+        (unsplit.state, unsplit.subtasks, unsplit.total),
+        (TaskState::Running, 0, None)
+    );
+    assert!(store.list_subtasks(fresh.id).await.unwrap().is_empty());
+    let task = store.split_task(fresh.id, "fresh", 5, &[]).await.unwrap();
+
+    // A subtask worker whose lease expired is fenced out of its subtask.
+    let zombie = store
+        .claim_subtask("zombie", Duration::from_millis(1), Some(task.id))
         .await
-        .unwrap();
-    assert_eq!(unchanged, modules);
+        .unwrap()
+        .unwrap()
+        .subtask;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let rescued = take(store, "fresh", task.id).await;
+    assert_eq!((rescued.index, rescued.attempts), (zombie.index, 2));
+
+    let modules = range_page(store, &zombie, 0, 100).await;
+    assert_eq!(modules.len(), 5);
+    let before = snapshot(store, task.id).await;
+    let stale = rescore_chunk(&task, 0, zombie.cursor, "zombie", &modules);
+    match store.commit_chunk(&stale).await {
+        Err(StoreError::LeaseLost { task_id, worker }) => {
+            assert_eq!((task_id, worker.as_str()), (task.id, "zombie"));
+        }
+        other => panic!("expected LeaseLost, got {other:?}"),
+    }
+    assert_eq!(
+        store
+            .renew_subtask_lease(task.id, 0, "zombie", LEASE)
+            .await
+            .unwrap(),
+        LeaseStatus::Lost
+    );
+    assert_lease_lost(
+        store
+            .finish_subtask(task.id, 0, "zombie", FinalState::Success)
+            .await,
+        "stale finish_subtask",
+    );
+    // Nothing of the stale chunk is visible.
+    assert_eq!(snapshot(store, task.id).await, before);
+    let (after, subtasks, ..) = before;
+    assert_eq!(
+        (after.counts(), after.total, after.state),
+        (Counts::default(), Some(5), TaskState::Running)
+    );
+    assert_eq!(
+        (
+            subtasks[0].counts,
+            subtasks[0].cursor,
+            subtasks[0].lease_owner.as_deref()
+        ),
+        (Counts::default(), 0, Some("fresh"))
+    );
+    assert_eq!(store.count_outcomes(task.id, None).await.unwrap(), 0);
+    assert_eq!(store.count_events(task.id).await.unwrap(), 0);
+    assert_eq!(range_page(store, &zombie, 0, 100).await, modules);
 
     // The current holder commits normally.
     let ack = store
-        .commit_chunk(&rescore_chunk(&fresh, "fresh", &modules))
+        .commit_chunk(&rescore_chunk(&task, 0, rescued.cursor, "fresh", &modules))
         .await
         .unwrap();
     assert_eq!(ack.counts.succeeded, 5);
 }
 
+pub async fn subtask_fence_checks_worker_cursor_and_state(store: &Store) {
+    seed(store, 6).await;
+    store.submit_task(&new_task("fence")).await.unwrap();
+    let points = store.module_split_points(&p1_scope(), 3).await.unwrap();
+    let (task, sub) = start(store, "w", &points).await;
+    let first = range_page(store, &sub, sub.cursor, 2).await;
+    let ack = store
+        .commit_chunk(&rescore_chunk(&task, 0, sub.cursor, "w", &first))
+        .await
+        .unwrap();
+    let rest = range_page(store, &sub, ack.cursor, 10).await;
+    assert_eq!(rest.len(), 1);
+
+    let before = snapshot(store, task.id).await;
+    for (what, chunk) in [
+        (
+            "another worker",
+            rescore_chunk(&task, 0, ack.cursor, "intruder", &rest),
+        ),
+        (
+            "a replayed chunk (its predecessor is not the stored cursor)",
+            rescore_chunk(&task, 0, sub.cursor, "w", &first),
+        ),
+        (
+            "a chunk after a skipped one",
+            rescore_chunk(&task, 0, rest[0].id, "w", &rest),
+        ),
+        (
+            "a queued subtask the worker does not hold",
+            rescore_chunk(&task, 1, points[0], "w", &rest),
+        ),
+        (
+            "a subtask that does not exist",
+            rescore_chunk(&task, 7, ack.cursor, "w", &rest),
+        ),
+        (
+            "another task",
+            ChunkCommit {
+                task_id: Uuid::new_v4(),
+                ..rescore_chunk(&task, 0, ack.cursor, "w", &rest)
+            },
+        ),
+    ] {
+        assert_lease_lost(store.commit_chunk(&chunk).await, what);
+        assert_eq!(
+            snapshot(store, task.id).await,
+            before,
+            "{what} wrote something"
+        );
+    }
+    assert_eq!(
+        store
+            .renew_subtask_lease(task.id, 0, "intruder", LEASE)
+            .await
+            .unwrap(),
+        LeaseStatus::Lost
+    );
+    assert_lease_lost(
+        store
+            .finish_subtask(task.id, 0, "intruder", FinalState::Success)
+            .await,
+        "finish by another worker",
+    );
+    assert_lease_lost(
+        store
+            .finish_subtask(task.id, 1, "w", FinalState::Success)
+            .await,
+        "finish of a queued subtask",
+    );
+    assert_eq!(snapshot(store, task.id).await, before);
+
+    // The holder's next chunk passes; once the subtask is finished, nothing passes any more.
+    let ack = store
+        .commit_chunk(&rescore_chunk(&task, 0, ack.cursor, "w", &rest))
+        .await
+        .unwrap();
+    let after_finish = store
+        .finish_subtask(task.id, 0, "w", FinalState::Success)
+        .await
+        .unwrap();
+    assert_eq!(
+        after_finish.state,
+        TaskState::Running,
+        "subtask 1 is queued"
+    );
+    let before = snapshot(store, task.id).await;
+    assert_lease_lost(
+        store
+            .commit_chunk(&rescore_chunk(&task, 0, ack.cursor, "w", &[]))
+            .await,
+        "a chunk of a finished subtask",
+    );
+    assert_eq!(
+        store
+            .renew_subtask_lease(task.id, 0, "w", LEASE)
+            .await
+            .unwrap(),
+        LeaseStatus::Lost
+    );
+    assert_lease_lost(
+        store
+            .finish_subtask(task.id, 0, "w", FinalState::Failure { error: json!({}) })
+            .await,
+        "a second finish",
+    );
+    assert_eq!(snapshot(store, task.id).await, before);
+    assert_eq!(before.1[0].state, TaskState::Success);
+    assert_eq!(before.2, 3);
+}
+
 pub async fn outcome_is_recorded_once_per_module(store: &Store) {
     seed(store, 3).await;
-    let p1 = key("problem", "p1");
     store.submit_task(&new_task("once")).await.unwrap();
-    let task = claim(store, "w").await;
-    let modules = store
-        .fetch_modules(&scope(std::slice::from_ref(&p1)), 0, 100)
+    let (task, sub) = start(store, "w", &[]).await;
+    let modules = range_page(store, &sub, 0, 100).await;
+    let ack = store
+        .commit_chunk(&rescore_chunk(&task, 0, 0, "w", &modules))
         .await
         .unwrap();
+    // The same chunk delivered again (e.g. a retried commit) is refused by the cursor fence ...
+    assert_lease_lost(
+        store
+            .commit_chunk(&rescore_chunk(&task, 0, 0, "w", &modules))
+            .await,
+        "a replayed chunk",
+    );
+    // ... and a later chunk naming the same modules again adds no second outcome row.
     store
-        .commit_chunk(&rescore_chunk(&task, "w", &modules))
-        .await
-        .unwrap();
-    // The same chunk delivered again (e.g. a retried commit): no second outcome row.
-    store
-        .commit_chunk(&rescore_chunk(&task, "w", &modules))
+        .commit_chunk(&rescore_chunk(&task, 0, ack.cursor, "w", &modules))
         .await
         .unwrap();
     assert_eq!(store.count_outcomes(task.id, None).await.unwrap(), 3);
     // Another task may record the same module.
     store
-        .finish_task(task.id, "w", FinalState::Success)
+        .finish_subtask(task.id, 0, "w", FinalState::Success)
         .await
         .unwrap();
     store.submit_task(&new_task("once")).await.unwrap();
-    let second = claim(store, "w").await;
+    let (second, _) = start(store, "w", &[]).await;
     store
-        .commit_chunk(&rescore_chunk(&second, "w", &modules))
+        .commit_chunk(&rescore_chunk(&second, 0, 0, "w", &modules))
         .await
         .unwrap();
     assert_eq!(store.count_outcomes(second.id, None).await.unwrap(), 3);
 }
 
-// ----- tasks: cancel, finish, fail -------------------------------------------------------------------
+pub async fn task_counters_are_the_sum_of_subtasks(store: &Store) {
+    seed(store, 12).await;
+    store.submit_task(&new_task("sum")).await.unwrap();
+    let points = store.module_split_points(&p1_scope(), 4).await.unwrap();
+    let task = plan(store, "planner", &points).await;
+    // Progress: the total is set by the split.
+    assert_eq!((task.total, task.counts()), (Some(12), Counts::default()));
+    let workers = ["w0", "w1", "w2"];
+    let mut subs = Vec::new();
+    for w in workers {
+        subs.push(take(store, w, task.id).await);
+    }
+    let mut cursors: Vec<i64> = subs.iter().map(|s| s.cursor).collect();
+    let mut per_sub = [Counts::default(); 3];
+    let mut expected = Counts::default();
+    // Chunks of 2 modules, round robin over the three subtasks, with mixed outcomes.
+    for round in 0..2u64 {
+        for (i, s) in subs.iter().enumerate() {
+            let page = range_page(store, s, cursors[i], 2).await;
+            assert_eq!(page.len(), 2);
+            let mut chunk = rescore_chunk(&task, s.index, cursors[i], workers[i], &page);
+            let skipped = u64::from(i == 1);
+            let failed = u64::from(round == 1 && i == 2);
+            chunk.deltas = Counts {
+                attempted: 2,
+                succeeded: 2 - skipped - failed,
+                skipped,
+                failed,
+            };
+            let ack = store.commit_chunk(&chunk).await.unwrap();
+            per_sub[i] = add(per_sub[i], chunk.deltas);
+            expected = add(expected, chunk.deltas);
+            cursors[i] = ack.cursor;
+            assert_eq!(ack.cursor, page[1].id);
+            assert_eq!((ack.counts, ack.total), (expected, Some(12)), "the task's");
+            let listed = store.list_subtasks(task.id).await.unwrap();
+            let sum = listed
+                .iter()
+                .fold(Counts::default(), |acc, s| add(acc, s.counts));
+            let stored = store.get_task(task.id).await.unwrap().unwrap();
+            assert_eq!((stored.counts(), sum), (expected, expected));
+            assert_eq!(
+                listed.iter().map(|s| s.counts).collect::<Vec<_>>(),
+                per_sub.to_vec()
+            );
+        }
+    }
+    for (i, w) in workers.iter().enumerate() {
+        store
+            .finish_subtask(task.id, i as u32, w, FinalState::Success)
+            .await
+            .unwrap();
+    }
+    let done = store.get_task(task.id).await.unwrap().unwrap();
+    assert_eq!(done.state, TaskState::Success);
+    assert_eq!(
+        done.counts(),
+        Counts {
+            attempted: 12,
+            succeeded: 9,
+            skipped: 2,
+            failed: 1
+        }
+    );
+}
+
+// ----- tasks: finish, cancel, fail ---------------------------------------------------------------------
+
+pub async fn finish_subtasks_success_and_failure(store: &Store) {
+    seed(store, 4).await;
+    let p1_ids = ids(store, &p1_scope()).await;
+
+    // Every subtask succeeds: the last one to finish ends the task.
+    store.submit_task(&new_task("ok")).await.unwrap();
+    let ok = plan(store, "planner", &[p1_ids[1]]).await;
+    take(store, "w0", ok.id).await;
+    take(store, "w1", ok.id).await;
+    let t = store
+        .finish_subtask(ok.id, 1, "w1", FinalState::Success)
+        .await
+        .unwrap();
+    assert_eq!((t.state, t.finished_at), (TaskState::Running, None));
+    let s1 = subtask(store, ok.id, 1).await;
+    assert_eq!(s1.state, TaskState::Success);
+    assert!(s1.finished_at.is_some() && s1.error.is_none());
+    let done = store
+        .finish_subtask(ok.id, 0, "w0", FinalState::Success)
+        .await
+        .unwrap();
+    assert_eq!(done.state, TaskState::Success);
+    assert!(done.finished_at.is_some() && done.error.is_none());
+    assert_eq!(store.get_task(ok.id).await.unwrap().unwrap(), done);
+    assert_eq!(
+        subtask_states(store, ok.id).await,
+        vec![TaskState::Success; 2]
+    );
+
+    // One subtask fails: queued siblings are revoked, running ones told to stop, and the task
+    // fails when the last one has stopped, with the first failure's error.
+    store.submit_task(&new_task("bad")).await.unwrap();
+    let bad = plan(store, "planner", &p1_ids[..3]).await;
+    take(store, "w0", bad.id).await;
+    let s1 = take(store, "w1", bad.id).await;
+    take(store, "w2", bad.id).await;
+    let error = json!({"exception": "GraderError", "message": "checker crashed"});
+    let t = store
+        .finish_subtask(
+            bad.id,
+            0,
+            "w0",
+            FinalState::Failure {
+                error: error.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (t.state, t.error.clone(), t.finished_at),
+        (TaskState::Running, Some(error.clone()), None)
+    );
+    let subs = store.list_subtasks(bad.id).await.unwrap();
+    assert_eq!(
+        subs.iter().map(|s| s.state).collect::<Vec<_>>(),
+        vec![
+            TaskState::Failure,
+            TaskState::Running,
+            TaskState::Running,
+            TaskState::Revoked
+        ]
+    );
+    assert_eq!(subs[0].error, Some(error.clone()));
+    assert!(subs[0].finished_at.is_some() && subs[3].finished_at.is_some());
+
+    let page = range_page(store, &s1, s1.cursor, 10).await;
+    let ack = store
+        .commit_chunk(&rescore_chunk(&bad, 1, s1.cursor, "w1", &page))
+        .await
+        .unwrap();
+    assert!(
+        ack.stop_requested,
+        "a running sibling stops at its next chunk"
+    );
+    assert_eq!(ack.counts.attempted, 1);
+    assert_eq!(
+        store
+            .renew_subtask_lease(bad.id, 2, "w2", LEASE)
+            .await
+            .unwrap(),
+        LeaseStatus::Held {
+            stop_requested: true
+        },
+        "... or at its next renewal"
+    );
+    assert!(
+        store
+            .claim_subtask("w9", LEASE, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let t = store
+        .finish_subtask(bad.id, 1, "w1", FinalState::Revoked)
+        .await
+        .unwrap();
+    assert_eq!(t.state, TaskState::Running, "subtask 2 is still running");
+    let other = json!({"message": "a second failure"});
+    let failed = store
+        .finish_subtask(
+            bad.id,
+            2,
+            "w2",
+            FinalState::Failure {
+                error: other.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (failed.state, failed.error.clone()),
+        (TaskState::Failure, Some(error)),
+        "the first failure is the task's"
+    );
+    assert!(failed.finished_at.is_some());
+    assert_eq!(
+        failed.attempted, 1,
+        "work done before the failure stays counted"
+    );
+    let subs = store.list_subtasks(bad.id).await.unwrap();
+    assert_eq!(
+        subs.iter().map(|s| s.state).collect::<Vec<_>>(),
+        vec![
+            TaskState::Failure,
+            TaskState::Revoked,
+            TaskState::Failure,
+            TaskState::Revoked
+        ]
+    );
+    assert_eq!(subs[2].error, Some(other));
+    // The key is free again.
+    store.submit_task(&new_task("bad")).await.unwrap();
+}
 
 pub async fn cancel_queued_and_running(store: &Store) {
     seed(store, 2).await;
@@ -1288,8 +2246,33 @@ pub async fn cancel_queued_and_running(store: &Store) {
         CancelOutcome::AlreadyFinished(_)
     ));
 
+    // Cancelled while being planned: the planner sees it at its renewal.
+    store.submit_task(&new_task("planning")).await.unwrap();
+    let planning = claim(store, "w").await;
+    match store.request_cancel(planning.id).await.unwrap() {
+        CancelOutcome::Requested(t) => {
+            assert_eq!((t.state, t.cancel_requested), (TaskState::Running, true))
+        }
+        other => panic!("expected Requested, got {other:?}"),
+    }
+    assert_eq!(
+        store
+            .renew_lease(planning.id, "w", Duration::from_secs(5))
+            .await
+            .unwrap(),
+        LeaseStatus::Held {
+            stop_requested: true
+        }
+    );
+    let revoked = store
+        .finish_task(planning.id, "w", FinalState::Revoked)
+        .await
+        .unwrap();
+    assert_eq!(revoked.state, TaskState::Revoked);
+
+    // Cancelled while running: the subtask sees it at its renewal and its next chunk.
     store.submit_task(&new_task("r")).await.unwrap();
-    let running = claim(store, "w").await;
+    let (running, sub) = start(store, "w", &[]).await;
     match store.request_cancel(running.id).await.unwrap() {
         CancelOutcome::Requested(t) => {
             assert_eq!((t.state, t.cancel_requested), (TaskState::Running, true))
@@ -1298,27 +2281,25 @@ pub async fn cancel_queued_and_running(store: &Store) {
     }
     assert_eq!(
         store
-            .renew_lease(running.id, "w", Duration::from_secs(5))
+            .renew_subtask_lease(running.id, 0, "w", Duration::from_secs(5))
             .await
             .unwrap(),
         LeaseStatus::Held {
-            cancel_requested: true
+            stop_requested: true
         }
     );
-    let modules = store
-        .fetch_modules(&scope(&[key("problem", "p1")]), 0, 1)
-        .await
-        .unwrap();
+    let modules = range_page(store, &sub, 0, 1).await;
     let ack = store
-        .commit_chunk(&rescore_chunk(&running, "w", &modules))
+        .commit_chunk(&rescore_chunk(&running, 0, 0, "w", &modules))
         .await
         .unwrap();
-    assert!(ack.cancel_requested);
+    assert!(ack.stop_requested);
     let revoked = store
-        .finish_task(running.id, "w", FinalState::Revoked)
+        .finish_subtask(running.id, 0, "w", FinalState::Revoked)
         .await
         .unwrap();
     assert_eq!(revoked.state, TaskState::Revoked);
+    assert!(revoked.finished_at.is_some());
     assert_eq!(
         revoked.attempted, 1,
         "work done before the cancel stays counted"
@@ -1329,7 +2310,7 @@ pub async fn cancel_queued_and_running(store: &Store) {
         Err(StoreError::NotFound { .. })
     ));
 
-    // Cancel requested, then the worker died: the next claim revokes it instead of running it.
+    // Cancel requested, then the planner died: the next claim revokes it instead of running it.
     let orphan = store.submit_task(&new_task("orphan")).await.unwrap();
     store
         .claim_task("dying", Duration::from_millis(1))
@@ -1348,6 +2329,187 @@ pub async fn cancel_queued_and_running(store: &Store) {
     assert_eq!(
         store.get_task(orphan.id).await.unwrap().unwrap().state,
         TaskState::Revoked
+    );
+}
+
+pub async fn cancel_split_task(store: &Store) {
+    seed(store, 6).await;
+    let p1_ids = ids(store, &p1_scope()).await;
+
+    // Queued subtasks are revoked at once; the running one is told to stop, and the task ends
+    // when it has.
+    store.submit_task(&new_task("c1")).await.unwrap();
+    let t1 = plan(store, "planner", &[p1_ids[1], p1_ids[3]]).await;
+    let s0 = take(store, "w0", t1.id).await;
+    let page = range_page(store, &s0, s0.cursor, 1).await;
+    let ack = store
+        .commit_chunk(&rescore_chunk(&t1, 0, s0.cursor, "w0", &page))
+        .await
+        .unwrap();
+    assert!(!ack.stop_requested);
+    match store.request_cancel(t1.id).await.unwrap() {
+        CancelOutcome::Requested(t) => {
+            assert_eq!((t.state, t.cancel_requested), (TaskState::Running, true))
+        }
+        other => panic!("expected Requested, got {other:?}"),
+    }
+    let subs = store.list_subtasks(t1.id).await.unwrap();
+    assert_eq!(
+        subs.iter().map(|s| s.state).collect::<Vec<_>>(),
+        vec![TaskState::Running, TaskState::Revoked, TaskState::Revoked]
+    );
+    assert!(subs[1].finished_at.is_some() && subs[2].finished_at.is_some());
+    assert_eq!(
+        store
+            .renew_subtask_lease(t1.id, 0, "w0", LEASE)
+            .await
+            .unwrap(),
+        LeaseStatus::Held {
+            stop_requested: true
+        }
+    );
+    let page = range_page(store, &s0, ack.cursor, 1).await;
+    let ack = store
+        .commit_chunk(&rescore_chunk(&t1, 0, ack.cursor, "w0", &page))
+        .await
+        .unwrap();
+    assert!(ack.stop_requested);
+    assert!(
+        store
+            .claim_subtask("w1", LEASE, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .claim_subtask("w1", LEASE, Some(t1.id))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.get_task(t1.id).await.unwrap().unwrap().state,
+        TaskState::Running
+    );
+    let done = store
+        .finish_subtask(t1.id, 0, "w0", FinalState::Revoked)
+        .await
+        .unwrap();
+    assert_eq!(done.state, TaskState::Revoked);
+    assert!(done.finished_at.is_some());
+    assert_eq!(
+        done.attempted, 2,
+        "work done before the cancel stays counted"
+    );
+    assert!(matches!(
+        store.request_cancel(t1.id).await.unwrap(),
+        CancelOutcome::AlreadyFinished(_)
+    ));
+
+    // The worker of the only running subtask died: the next claim_subtask ends the cancel.
+    store.submit_task(&new_task("c2")).await.unwrap();
+    let t2 = plan(store, "planner", &[p1_ids[2]]).await;
+    take(store, "w", t2.id).await;
+    let dying = store
+        .claim_subtask("dying", Duration::from_millis(1), Some(t2.id))
+        .await
+        .unwrap()
+        .unwrap()
+        .subtask;
+    assert_eq!(dying.index, 1);
+    store
+        .finish_subtask(t2.id, 0, "w", FinalState::Success)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.request_cancel(t2.id).await.unwrap(),
+        CancelOutcome::Requested(_)
+    ));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(
+        store
+            .claim_subtask("w2", LEASE, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let t = store.get_task(t2.id).await.unwrap().unwrap();
+    assert_eq!(t.state, TaskState::Revoked);
+    assert!(t.finished_at.is_some());
+    assert_eq!(
+        subtask_states(store, t2.id).await,
+        vec![TaskState::Success, TaskState::Revoked]
+    );
+    assert_eq!(
+        store
+            .renew_subtask_lease(t2.id, 1, "dying", LEASE)
+            .await
+            .unwrap(),
+        LeaseStatus::Lost
+    );
+
+    // No live subtask left after the queued ones are revoked: the cancel ends the task at once.
+    store.submit_task(&new_task("c3")).await.unwrap();
+    let t3 = plan(store, "planner", &[p1_ids[2]]).await;
+    match store.request_cancel(t3.id).await.unwrap() {
+        CancelOutcome::Revoked(t) => {
+            assert_eq!((t.state, t.cancel_requested), (TaskState::Revoked, true));
+            assert!(t.finished_at.is_some());
+        }
+        other => panic!("expected Revoked, got {other:?}"),
+    }
+    assert_eq!(
+        subtask_states(store, t3.id).await,
+        vec![TaskState::Revoked; 2]
+    );
+    // Cancelled during planning and split anyway: the subtasks are revoked instead of handed
+    // out, and that ends the task.
+    store.submit_task(&new_task("c5")).await.unwrap();
+    let planning = claim(store, "planner").await;
+    store.request_cancel(planning.id).await.unwrap();
+    let t5 = store
+        .split_task(planning.id, "planner", 6, &[p1_ids[2]])
+        .await
+        .unwrap();
+    assert!(t5.cancel_requested);
+    assert!(
+        store
+            .claim_subtask("w", LEASE, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.get_task(t5.id).await.unwrap().unwrap().state,
+        TaskState::Revoked
+    );
+    assert_eq!(
+        subtask_states(store, t5.id).await,
+        vec![TaskState::Revoked; 2]
+    );
+
+    store.submit_task(&new_task("c4")).await.unwrap();
+    let t4 = plan(store, "planner", &[p1_ids[2]]).await;
+    take(store, "w", t4.id).await;
+    store
+        .finish_subtask(t4.id, 0, "w", FinalState::Success)
+        .await
+        .unwrap();
+    match store.request_cancel(t4.id).await.unwrap() {
+        CancelOutcome::Revoked(t) => assert_eq!(t.state, TaskState::Revoked),
+        other => panic!("expected Revoked, got {other:?}"),
+    }
+    assert_eq!(
+        subtask_states(store, t4.id).await,
+        vec![TaskState::Success, TaskState::Revoked]
+    );
+    assert!(
+        store
+            .claim_subtask("w", LEASE, None)
+            .await
+            .unwrap()
+            .is_none()
     );
 }
 
@@ -1375,7 +2537,7 @@ pub async fn finish_and_force_fail(store: &Store) {
         Err(StoreError::LeaseLost { .. })
     ));
 
-    // Operator force-fail of a running task: its worker is fenced out.
+    // Operator force-fail of a task being planned: its planner is fenced out.
     store.submit_task(&new_task("f2")).await.unwrap();
     let stuck = claim(store, "w").await;
     let forced = store.fail_task(stuck.id, "stuck for 3 days").await.unwrap();
@@ -1390,6 +2552,10 @@ pub async fn finish_and_force_fail(store: &Store) {
             .await
             .unwrap(),
         LeaseStatus::Lost
+    );
+    assert_lease_lost(
+        store.split_task(stuck.id, "w", 0, &[]).await,
+        "split after a force-fail",
     );
     assert!(matches!(
         store.fail_task(stuck.id, "again").await,
@@ -1412,6 +2578,165 @@ pub async fn finish_and_force_fail(store: &Store) {
         store.fail_task(Uuid::new_v4(), "x").await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+pub async fn fail_task_fails_unfinished_subtasks(store: &Store) {
+    seed(store, 6).await;
+    let p1_ids = ids(store, &p1_scope()).await;
+    store.submit_task(&new_task("stuck")).await.unwrap();
+    let task = plan(store, "planner", &[p1_ids[1], p1_ids[3]]).await;
+    let s0 = take(store, "w0", task.id).await;
+    take(store, "w1", task.id).await;
+    store
+        .finish_subtask(task.id, 1, "w1", FinalState::Success)
+        .await
+        .unwrap();
+
+    let forced = store.fail_task(task.id, "stuck for 3 days").await.unwrap();
+    assert_eq!(forced.state, TaskState::Failure);
+    assert!(forced.finished_at.is_some());
+    assert_eq!(
+        forced.error.as_ref().unwrap()["message"],
+        "stuck for 3 days"
+    );
+    let subs = store.list_subtasks(task.id).await.unwrap();
+    assert_eq!(
+        subs.iter().map(|s| s.state).collect::<Vec<_>>(),
+        vec![TaskState::Failure, TaskState::Success, TaskState::Failure],
+        "unfinished subtasks fail, finished ones stay"
+    );
+    for s in [&subs[0], &subs[2]] {
+        assert!(s.finished_at.is_some());
+        assert_eq!(s.error.as_ref().unwrap()["message"], "stuck for 3 days");
+    }
+    assert!(subs[1].error.is_none());
+
+    // The worker of the running subtask is fenced out and writes nothing.
+    let before = snapshot(store, task.id).await;
+    let page = range_page(store, &s0, s0.cursor, 2).await;
+    assert_lease_lost(
+        store
+            .commit_chunk(&rescore_chunk(&task, 0, s0.cursor, "w0", &page))
+            .await,
+        "a chunk after a force-fail",
+    );
+    assert_eq!(
+        store
+            .renew_subtask_lease(task.id, 0, "w0", LEASE)
+            .await
+            .unwrap(),
+        LeaseStatus::Lost
+    );
+    assert_lease_lost(
+        store
+            .finish_subtask(task.id, 0, "w0", FinalState::Success)
+            .await,
+        "finish after a force-fail",
+    );
+    assert_eq!(snapshot(store, task.id).await, before);
+    assert!(
+        store
+            .claim_subtask("w", LEASE, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        store.fail_task(task.id, "again").await,
+        Err(StoreError::TaskFinished {
+            state: TaskState::Failure,
+            ..
+        })
+    ));
+}
+
+// ----- workers -------------------------------------------------------------------------------------
+
+pub async fn workers_registry(store: &Store) {
+    let forever = Duration::from_secs(3600);
+    assert!(store.list_workers(forever).await.unwrap().is_empty());
+    let started = Utc::now().trunc_subsecs(6) - ChronoDuration::minutes(5);
+    let task = Uuid::new_v4();
+    let heartbeat = |name: &str, current: Option<(Uuid, u32)>, processed: u64| WorkerHeartbeat {
+        name: name.into(),
+        host: "host-a".into(),
+        pid: 4242,
+        started_at: started,
+        current,
+        processed,
+    };
+    let names =
+        |workers: &[WorkerRecord]| workers.iter().map(|w| w.name.clone()).collect::<Vec<_>>();
+    // Distinct heartbeat times, whatever the clock's resolution.
+    let tick = || tokio::time::sleep(Duration::from_millis(3));
+
+    store.record_worker(&heartbeat("a", None, 0)).await.unwrap();
+    tick().await;
+    store
+        .record_worker(&heartbeat("b", Some((task, 3)), 10))
+        .await
+        .unwrap();
+    tick().await;
+    store.record_worker(&heartbeat("c", None, 0)).await.unwrap();
+    let listed = store.list_workers(forever).await.unwrap();
+    assert_eq!(
+        names(&listed),
+        ["c", "b", "a"],
+        "most recent heartbeat first"
+    );
+    let b = &listed[1];
+    assert_eq!(
+        (b.host.as_str(), b.pid, b.started_at, b.current, b.processed),
+        ("host-a", 4242, started, Some((task, 3)), 10)
+    );
+    assert!((Utc::now() - b.last_heartbeat).abs() < ChronoDuration::seconds(30));
+    let a_first = listed[2].last_heartbeat;
+
+    // A heartbeat of a known name updates its entry.
+    tick().await;
+    store
+        .record_worker(&heartbeat("a", Some((task, 1)), 500))
+        .await
+        .unwrap();
+    let listed = store.list_workers(forever).await.unwrap();
+    assert_eq!(names(&listed), ["a", "c", "b"]);
+    let a = &listed[0];
+    assert_eq!(
+        (a.current, a.processed, a.started_at),
+        (Some((task, 1)), 500, started)
+    );
+    assert!(a.last_heartbeat > a_first);
+
+    // A clean shutdown removes the entry (an unknown name is no error).
+    store.remove_worker("b").await.unwrap();
+    store.remove_worker("nobody").await.unwrap();
+    assert_eq!(
+        names(&store.list_workers(forever).await.unwrap()),
+        ["a", "c"]
+    );
+
+    // Entries without a heartbeat for longer than `forget_after` are forgotten.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    store.record_worker(&heartbeat("c", None, 7)).await.unwrap();
+    let since_c = std::time::Instant::now();
+    // "a" is at least 50 ms older than "c": forget what is older than c's age plus 30 ms.
+    let listed = store
+        .list_workers(since_c.elapsed() + Duration::from_millis(30))
+        .await
+        .unwrap();
+    assert_eq!(names(&listed), ["c"]);
+    assert_eq!(names(&store.list_workers(forever).await.unwrap()), ["c"]);
+}
+
+pub async fn wait_for_work_returns_by_its_timeout(store: &Store) {
+    let started = std::time::Instant::now();
+    let (a, b) = tokio::join!(
+        store.wait_for_work(Duration::from_millis(30)),
+        store.wait_for_work(Duration::from_millis(50)),
+    );
+    a.unwrap();
+    b.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 // ----- listings ------------------------------------------------------------------------------------
@@ -1522,12 +2847,9 @@ pub async fn outcomes_and_events_paging(store: &Store) {
     seed(store, 30).await;
     let p1 = key("problem", "p1");
     store.submit_task(&new_task("page")).await.unwrap();
-    let task = claim(store, "w").await;
-    let modules = store
-        .fetch_modules(&scope(std::slice::from_ref(&p1)), 0, 100)
-        .await
-        .unwrap();
-    let mut chunk = rescore_chunk(&task, "w", &modules);
+    let (task, sub) = start(store, "w", &[]).await;
+    let modules = range_page(store, &sub, 0, 100).await;
+    let mut chunk = rescore_chunk(&task, 0, 0, "w", &modules);
     for (i, o) in chunk.outcomes.iter_mut().enumerate() {
         o.status = [
             OutcomeStatus::Succeeded,
@@ -1641,7 +2963,6 @@ pub async fn task_state_strings(_store: &Store) {
     assert!(!TaskState::Queued.is_ready() && !TaskState::Running.is_ready());
 }
 
-/// Runs `$body!(name)` for every suite function, so each backend's test file lists them once.
 /// Learner data from Open edX: learner pages, clash checks, and module writes that keep ids.
 pub async fn learner_data_import_keeps_ids(store: &Store) {
     let learners = seed(store, 3).await;
@@ -1755,6 +3076,7 @@ pub async fn learner_data_import_keeps_ids(store: &Store) {
     assert_eq!(fetch_all(store, &scope(&[]), 100).await, before);
 }
 
+/// Runs `$m!(name, ...)` with every suite function, so each backend's test file lists them once.
 #[macro_export]
 macro_rules! for_each_suite_test {
     ($m:ident) => {
@@ -1772,12 +3094,24 @@ macro_rules! for_each_suite_test {
             dedup_concurrent_submits_one_wins,
             claim_oldest_first_and_never_twice,
             expired_lease_is_reclaimed_live_one_is_not,
+            split_points_every_until_and_keys,
+            split_ranges_cover_every_module_once,
+            claim_subtask_order_and_restriction,
+            concurrent_subtask_claims_never_overlap,
+            expired_subtask_is_reclaimed_and_resumes,
             commit_chunk_counts_cursor_and_effects,
             commit_chunk_inserts_and_deletes_modules,
             stale_worker_is_fenced_and_writes_nothing,
+            subtask_fence_checks_worker_cursor_and_state,
             outcome_is_recorded_once_per_module,
+            task_counters_are_the_sum_of_subtasks,
+            finish_subtasks_success_and_failure,
             cancel_queued_and_running,
+            cancel_split_task,
             finish_and_force_fail,
+            fail_task_fails_unfinished_subtasks,
+            workers_registry,
+            wait_for_work_returns_by_its_timeout,
             list_tasks_filters_and_order,
             outcomes_and_events_paging,
             task_state_strings
