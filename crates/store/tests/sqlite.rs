@@ -4,7 +4,7 @@
 mod suite;
 
 use coursetasks_store::*;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 async fn fresh() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -143,13 +143,53 @@ async fn two_processes_share_one_file() {
         .enumerate()
         .map(|(n, store)| {
             tokio::spawn(async move {
+                let planner = format!("p{n}");
                 let mut got = Vec::new();
                 while let Some(t) = store
-                    .claim_task(&format!("p{n}"), Duration::from_secs(60))
+                    .claim_task(&planner, Duration::from_secs(60))
                     .await
                     .unwrap()
                 {
-                    got.push(t.id);
+                    got.push((t.id, planner.clone()));
+                }
+                got
+            })
+        })
+        .collect();
+    let mut planned = Vec::new();
+    for c in claimers {
+        planned.extend(c.await.unwrap());
+    }
+    let unique: std::collections::HashSet<_> = planned.iter().map(|(id, _)| id).collect();
+    assert_eq!((planned.len(), unique.len()), (21, 21));
+
+    // Each planner splits its task into 3 subtasks (through either store); subtask claims from
+    // both stores never overlap either.
+    for (i, (task, planner)) in planned.iter().enumerate() {
+        let store = if i % 2 == 0 { &a } else { &b };
+        let split = store
+            .split_task(*task, planner, 30, &[10, 20])
+            .await
+            .unwrap();
+        assert_eq!(split.subtasks, 3);
+    }
+    let claimers: Vec<_> = [a.clone(), b.clone(), a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+        .map(|(n, store)| {
+            tokio::spawn(async move {
+                // A new name per claim: a worker that claims again gets its own subtask back.
+                let mut got = Vec::new();
+                for k in 0.. {
+                    let worker = format!("s{n}.{k}");
+                    match store
+                        .claim_subtask(&worker, Duration::from_secs(60), None)
+                        .await
+                        .unwrap()
+                    {
+                        Some(claim) => got.push((claim.subtask.task_id, claim.subtask.index)),
+                        None => break,
+                    }
                 }
                 got
             })
@@ -160,5 +200,101 @@ async fn two_processes_share_one_file() {
         all.extend(c.await.unwrap());
     }
     let unique: std::collections::HashSet<_> = all.iter().collect();
-    assert_eq!((all.len(), unique.len()), (21, 21));
+    assert_eq!((all.len(), unique.len()), (63, 63));
+}
+
+/// Spawns a task that waits for work (up to 10 s) and returns how long it waited.
+fn waiter(store: &Store) -> tokio::task::JoinHandle<Duration> {
+    let store = store.clone();
+    tokio::spawn(async move {
+        let started = Instant::now();
+        store.wait_for_work(Duration::from_secs(10)).await.unwrap();
+        started.elapsed()
+    })
+}
+
+/// Whether the waiter returned within 50 ms.
+async fn woke(waiter: &mut tokio::task::JoinHandle<Duration>) -> bool {
+    match tokio::time::timeout(Duration::from_millis(50), waiter).await {
+        Ok(waited) => {
+            assert!(waited.unwrap() < Duration::from_secs(5));
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// A waiter of the same process is woken by a submit, a split and a cancel, well before its
+/// timeout. Each action is repeated until the waiter returns (at most a few times), because a
+/// wake-up only reaches a waiter that is already waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_work_is_woken_in_process() {
+    let (_dir, store) = fresh().await;
+    let started = Instant::now();
+    let mut w = waiter(&store);
+    let mut n = 0;
+    loop {
+        store
+            .submit_task(&suite::new_task(&format!("wake{n}")))
+            .await
+            .unwrap();
+        n += 1;
+        if woke(&mut w).await {
+            break;
+        }
+        assert!(n < 20, "not woken by {n} submits");
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // Split: tasks claimed for planning before the waiter starts are split one by one.
+    let mut planned = Vec::new();
+    for k in 0..20 {
+        store
+            .submit_task(&suite::new_task(&format!("split{k}")))
+            .await
+            .unwrap();
+    }
+    while let Some(task) = store
+        .claim_task("planner", Duration::from_secs(60))
+        .await
+        .unwrap()
+    {
+        planned.push(task.id);
+    }
+    let mut w = waiter(&store);
+    let mut n = 0;
+    loop {
+        store
+            .split_task(planned[n], "planner", 0, &[])
+            .await
+            .unwrap();
+        n += 1;
+        if woke(&mut w).await {
+            break;
+        }
+        assert!(n < 20, "not woken by {n} splits");
+    }
+
+    // Cancel of a running task (the first split one, whose subtask is taken so that the task
+    // keeps running), asked again until the waiter wakes.
+    let running = store.get_task(planned[0]).await.unwrap().unwrap();
+    assert_eq!((running.state, running.subtasks), (TaskState::Running, 1));
+    store
+        .claim_subtask("runner", Duration::from_secs(60), Some(running.id))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut w = waiter(&store);
+    let mut n = 0;
+    loop {
+        assert!(matches!(
+            store.request_cancel(running.id).await.unwrap(),
+            CancelOutcome::Requested(_)
+        ));
+        n += 1;
+        if woke(&mut w).await {
+            break;
+        }
+        assert!(n < 20, "not woken by {n} cancels");
+    }
 }
