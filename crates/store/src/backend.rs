@@ -15,20 +15,24 @@ use uuid::Uuid;
 ///
 /// # Concurrency points and how each driver implements them
 ///
-/// | point | SQLite (this crate now) | PostgreSQL (planned, same contract) |
+/// | point | SQLite | PostgreSQL |
 /// |---|---|---|
 /// | writers | every write transaction starts with `BEGIN IMMEDIATE`, so it takes the single write lock up front (waiting up to `busy_timeout`) and never fails half-way with `SQLITE_BUSY_SNAPSHOT` | ordinary `READ COMMITTED` transactions; row locks taken by the `UPDATE`s below |
 /// | dedup | partial unique index `tasks_active_dedup (course_key, task_type, task_key) WHERE state IN ('QUEUED','RUNNING')`; insert with `ON CONFLICT … DO NOTHING`, then read the blocking task | the same index and statement; if the blocking task finished between the conflict and the read, retry the insert |
-/// | claim | one `UPDATE tasks … WHERE id = (SELECT … ORDER BY created_at LIMIT 1) RETURNING *` inside `BEGIN IMMEDIATE`; writers are serialized, so two claimers cannot pick the same row | the same statement with `FOR UPDATE SKIP LOCKED` in the sub-select, so concurrent claimers skip each other's rows instead of queueing; `now()` from the server instead of a bound time to avoid clock skew between hosts |
-/// | fencing | `commit_chunk`, `set_task_total`, `renew_lease` and `finish_task` first run `UPDATE tasks … WHERE id = ? AND lease_owner = ? AND state = 'RUNNING'`; no row → `LeaseLost` and the transaction is rolled back | identical; the `UPDATE` also row-locks the task, so a reclaim waits for an in-flight commit and then sees the renewed lease |
+/// | claim | planning: one `UPDATE tasks … WHERE id = (SELECT … ORDER BY created_at LIMIT 1) RETURNING *` inside `BEGIN IMMEDIATE`; subtasks: the same on `subtasks` ordered by (task, index); writers are serialized, so two claimers cannot pick the same row | the same statements with `FOR UPDATE SKIP LOCKED` in the sub-select, so concurrent claimers skip each other's rows instead of queueing; `now()` from the server instead of a bound time to avoid clock skew between hosts |
+/// | fencing | `commit_chunk`, `renew_subtask_lease` and `finish_subtask` first check the subtask's `lease_owner`, `state = 'RUNNING'` and (commit) `cursor = expected_cursor`; `split_task`, `renew_lease` and `finish_task` check the task's planning lease; no row → `LeaseLost` and the transaction is rolled back | identical; the fencing `UPDATE` also row-locks the subtask, so a reclaim waits for an in-flight commit and then sees the renewed lease |
+/// | task counters | `commit_chunk` adds the chunk's deltas to the subtask and to the task in the same transaction, so the task's counters are always the exact sum of its subtasks' | the same; the task row is updated last, so concurrent commits of sibling subtasks hold its row lock only until their commit. Every transaction that touches both locks the subtask first, then the task: no lock-order deadlock |
 /// | batched writes | one JSON array parameter per kind of row, expanded with `jsonb_each` into `UPDATE … FROM` / `INSERT … SELECT`; long text (states, payloads, keys) travels in one BLOB parameter cut with `substr` | `unnest` of typed array parameters (`$1::bigint[]`, `$2::text[]`, …) in the same statements, which needs no escaping at all |
 /// | module scan | keyset page on `(course_key, usage_key, id)`; several usage keys → `UNION ALL` of per-key pages, merged and cut to the page size | same, or `LATERAL` per key |
+/// | wake-ups | a process-local `Notify` (other processes poll) | `pg_notify` in the submitting/splitting transaction, a `PgListener` in every worker |
 ///
-/// Subtasks (key ranges of modules with their own lease, cursor and counters) come with the
-/// PostgreSQL driver: they will be rows of a `subtasks` table keyed by (task_id, index) whose
-/// claim/fence/commit statements are the ones above with `subtasks` in place of `tasks`, and the
-/// task's counters become the sum over its subtasks. Nothing in this interface assumes a task
-/// is run by one worker only, except that `commit_chunk` is addressed by task id.
+/// # Tasks and subtasks
+///
+/// A task is *planned* once (claim, resolve, count, cut into key ranges by
+/// [`Backend::module_split_points`], [`Backend::split_task`]) and then *run* as subtasks, each a
+/// key range of learner modules with its own lease, cursor and counters, so that any number of
+/// workers share one big task. A worker that dies loses only its lease: another one claims the
+/// subtask when the lease expires and continues after the last committed chunk.
 ///
 /// Worker names are the lease identity: they must be unique per process incarnation (e.g.
 /// host, pid and a random suffix), otherwise a restarted worker could pass the fence of its
@@ -169,44 +173,93 @@ pub trait Backend: Send + Sync + 'static {
     async fn get_task(&self, id: Uuid) -> Result<Option<TaskRecord>, StoreError>;
     /// Tasks matching the filter, newest first.
     async fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRecord>, StoreError>;
-    /// Takes the oldest claimable task: QUEUED, or RUNNING with an expired lease (its worker
-    /// died; it resumes after its cursor). Sets RUNNING, the lease, `started_at` (first time)
-    /// and `attempts + 1`. Expired RUNNING tasks whose cancel was requested are revoked on the
-    /// way instead of being handed out. Two claimers never get the same task.
+    /// Takes the oldest task to plan: QUEUED, or RUNNING, not yet split, with an expired planning
+    /// lease (its planner died). Sets RUNNING, the planning lease, `started_at` (first time) and
+    /// `attempts + 1`. Expired unsplit tasks whose cancel was requested are revoked on the way
+    /// instead of being handed out. Two claimers never get the same task.
     async fn claim_task(
         &self,
         worker: &str,
         lease: Duration,
     ) -> Result<Option<TaskRecord>, StoreError>;
-    /// Extends the lease if `worker` still holds it.
+    /// Extends the planning lease if `worker` still holds it.
     async fn renew_lease(
         &self,
         task_id: Uuid,
         worker: &str,
         lease: Duration,
     ) -> Result<LeaseStatus, StoreError>;
-    /// Records the number of modules in scope (fenced).
-    async fn set_task_total(
+    /// The ids that cut the modules of `scope` into ranges of `every` modules, in id order: the
+    /// id of the `every`-th, `2·every`-th, ... module, never the last module's (so every range
+    /// is non-empty and the last one is open-ended). Empty when there are `every` or fewer.
+    async fn module_split_points(
+        &self,
+        scope: &ModuleScope,
+        every: u64,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// Ends planning (fenced by the planning lease): records the total and creates one QUEUED
+    /// subtask per range — `(0, points[0]]`, `(points[0], points[1]]`, ..., `(points[n-1],
+    /// i64::MAX]` — drops the planning lease and wakes waiting workers. Returns the task.
+    async fn split_task(
         &self,
         task_id: Uuid,
         worker: &str,
         total: u64,
-    ) -> Result<(), StoreError>;
-    /// Applies one chunk atomically: fence, module changes, outcomes, events, counters, cursor
-    /// and lease renewal (by the task's last lease length). On [`StoreError::LeaseLost`]
-    /// nothing was written.
+        points: &[i64],
+    ) -> Result<TaskRecord, StoreError>;
+    /// Takes a subtask to run: the lowest QUEUED one, or a RUNNING one whose lease expired or is
+    /// held by `worker` itself (it resumes after its cursor), of the oldest RUNNING task — of
+    /// `task_id` only when given.
+    /// Subtasks of a task that must stop (cancel requested, or a sibling failed) are revoked on
+    /// the way instead, and the task is finished when that was its last live subtask. Two
+    /// claimers never get the same subtask; on PostgreSQL they skip each other's rows.
+    async fn claim_subtask(
+        &self,
+        worker: &str,
+        lease: Duration,
+        task_id: Option<Uuid>,
+    ) -> Result<Option<SubtaskClaim>, StoreError>;
+    /// Extends a subtask's lease if `worker` still holds it.
+    async fn renew_subtask_lease(
+        &self,
+        task_id: Uuid,
+        subtask: u32,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<LeaseStatus, StoreError>;
+    /// Applies one chunk of a subtask atomically: fence (lease owner, RUNNING, and the stored
+    /// cursor equal to `expected_cursor`), module changes, outcomes, events, the subtask's and
+    /// the task's counters, the subtask's cursor and its lease renewal (by its last lease
+    /// length). On [`StoreError::LeaseLost`] nothing was written.
     async fn commit_chunk(&self, chunk: &ChunkCommit) -> Result<ChunkAck, StoreError>;
-    /// Ends a task the caller holds (fenced like `commit_chunk`).
+    /// Ends a subtask the caller holds (fenced like `commit_chunk`). A failure records its error
+    /// on the task (first failure wins), revokes the task's queued subtasks and makes the
+    /// running ones stop. When no subtask is left QUEUED or RUNNING, the task ends in the same
+    /// transaction: FAILURE if a subtask failed, REVOKED if it was cancelled, SUCCESS otherwise.
+    /// Returns the task as it is after.
+    async fn finish_subtask(
+        &self,
+        task_id: Uuid,
+        subtask: u32,
+        worker: &str,
+        final_state: FinalState,
+    ) -> Result<TaskRecord, StoreError>;
+    /// The task's subtasks in index order.
+    async fn list_subtasks(&self, task_id: Uuid) -> Result<Vec<SubtaskRecord>, StoreError>;
+    /// Ends a task during planning, before it was split (fenced by the planning lease).
     async fn finish_task(
         &self,
         task_id: Uuid,
         worker: &str,
         final_state: FinalState,
     ) -> Result<TaskRecord, StoreError>;
-    /// Cancels a queued task at once, or flags a running one.
+    /// Cancels a queued task at once, or flags a running one: its queued subtasks are revoked at
+    /// once, its running ones stop at their next chunk; the task ends REVOKED when the last one
+    /// has stopped.
     async fn request_cancel(&self, task_id: Uuid) -> Result<CancelOutcome, StoreError>;
-    /// Operator action: marks a queued or running task FAILURE with `{"message": reason}` and
-    /// drops its lease (its worker gets `LeaseLost` at its next write).
+    /// Operator action: marks a queued or running task and its unfinished subtasks FAILURE with
+    /// `{"message": reason}` and drops their leases (their workers get `LeaseLost` at their
+    /// next write).
     /// [`StoreError::TaskFinished`] if it already ended.
     async fn fail_task(&self, task_id: Uuid, reason: &str) -> Result<TaskRecord, StoreError>;
 
@@ -232,4 +285,19 @@ pub trait Backend: Send + Sync + 'static {
     async fn list_events(&self, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError>;
     /// Number of events of a task.
     async fn count_events(&self, task_id: Uuid) -> Result<u64, StoreError>;
+
+    // ----- workers ------------------------------------------------------------------------
+
+    /// Records a worker's heartbeat (creating its entry on the first one).
+    async fn record_worker(&self, heartbeat: &WorkerHeartbeat) -> Result<(), StoreError>;
+    /// Removes a worker's entry (clean shutdown).
+    async fn remove_worker(&self, name: &str) -> Result<(), StoreError>;
+    /// Registered workers, most recent heartbeat first. Entries whose last heartbeat is older
+    /// than `forget_after` are deleted on the way (workers that died without saying so).
+    async fn list_workers(&self, forget_after: Duration) -> Result<Vec<WorkerRecord>, StoreError>;
+    /// Waits until new work may be available (a task was submitted or split, or a task was
+    /// cancelled) or `timeout` passes, whichever is first. Spurious wake-ups are allowed:
+    /// callers claim and wait again. SQLite wakes waiters of the same process and relies on the
+    /// timeout across processes; PostgreSQL uses LISTEN/NOTIFY across hosts.
+    async fn wait_for_work(&self, timeout: Duration) -> Result<(), StoreError>;
 }

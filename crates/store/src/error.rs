@@ -111,6 +111,44 @@ impl StoreError {
         }
     }
 
+    /// `true` for failures that say nothing about the request and may pass if it is retried
+    /// after a pause: lost or refused connections, an exhausted pool, a database that is
+    /// restarting, serialization failures and deadlocks (PostgreSQL), a busy or locked file
+    /// (SQLite). Workers back off and retry these instead of stopping.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Database { source, .. } = self else {
+            return false;
+        };
+        match source {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                if db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some()
+                {
+                    // SQLSTATE: class 08 connection exception, 40001 serialization failure,
+                    // 40P01 deadlock, 57P01..57P03 shutdown / cannot connect now, 53300 too many
+                    // connections.
+                    code.starts_with("08")
+                        || matches!(
+                            code.as_ref(),
+                            "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300"
+                        )
+                } else {
+                    // SQLite (extended) result codes: the low byte 5 is BUSY, 6 is LOCKED.
+                    code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+                }
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn corrupt(context: &'static str, message: impl ToString) -> StoreError {
         StoreError::Corrupt {
             context,

@@ -160,6 +160,8 @@ pub struct ModuleScope {
     pub usage_keys: Vec<String>,
     /// Only this learner's modules, when set.
     pub learner_id: Option<i64>,
+    /// Only modules with `id <= until_id`, when set: the upper end of a subtask's key range.
+    pub until_id: Option<i64>,
 }
 
 /// A change to an existing module, applied by `commit_chunk`.
@@ -311,18 +313,21 @@ pub struct TaskRecord {
     pub skipped: u64,
     /// Modules failed so far.
     pub failed: u64,
-    /// Id of the last module whose chunk was committed; 0 at start. A reclaimed task resumes
-    /// after it.
-    pub cursor: i64,
-    /// Someone asked to cancel; the running worker stops at its next chunk.
+    /// Number of subtasks (key ranges) the task was split into; 0 until a worker planned it.
+    /// The counters above are always the exact sum of the subtasks' counters.
+    pub subtasks: u32,
+    /// Someone asked to cancel; running subtasks stop at their next chunk.
     pub cancel_requested: bool,
-    /// Worker holding the lease (while RUNNING).
+    /// Worker holding the planning lease (while RUNNING and not yet split). Once split, leases
+    /// are held per subtask.
     pub lease_owner: Option<String>,
-    /// Lease end; after it another worker may reclaim the task.
+    /// Planning lease end; after it another worker may plan the task again.
     pub lease_expires_at: Option<DateTime<Utc>>,
-    /// Times the task was claimed (> 1 means it was recovered after a crash).
+    /// Times the task was claimed for planning (> 1 means planning was recovered after a
+    /// crash).
     pub attempts: u32,
-    /// Failure details (JSON) for FAILURE.
+    /// Failure details (JSON) for FAILURE; set as soon as one subtask fails, which makes the
+    /// other subtasks stop.
     pub error: Option<serde_json::Value>,
 }
 
@@ -363,8 +368,9 @@ pub struct TaskFilter {
 pub enum LeaseStatus {
     /// The lease was extended.
     Held {
-        /// Someone asked to cancel the task.
-        cancel_requested: bool,
+        /// The work should stop at its next chunk boundary: someone asked to cancel the task,
+        /// or another subtask of it failed.
+        stop_requested: bool,
     },
     /// The caller no longer holds the task; it must stop without writing.
     Lost,
@@ -538,8 +544,14 @@ pub struct EventFilter {
 pub struct ChunkCommit {
     /// The task.
     pub task_id: Uuid,
+    /// The subtask (index within the task) whose lease the worker holds.
+    pub subtask: u32,
     /// The worker that holds the lease.
     pub worker: String,
+    /// The subtask's cursor this chunk continues from. A commit whose predecessor is not the
+    /// stored cursor is refused as [`crate::StoreError::LeaseLost`]: it would apply a chunk
+    /// twice or skip one.
+    pub expected_cursor: i64,
     /// Id of the last module covered by this chunk.
     pub new_cursor: i64,
     /// Counter increments.
@@ -559,14 +571,95 @@ pub struct ChunkCommit {
 /// Reply to a successful `commit_chunk`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkAck {
-    /// Someone asked to cancel: stop and finish as REVOKED.
-    pub cancel_requested: bool,
-    /// Counters after the commit.
+    /// Stop and finish the subtask as REVOKED: someone asked to cancel the task, or another
+    /// subtask of it failed.
+    pub stop_requested: bool,
+    /// The task's counters after the commit (all subtasks together).
     pub counts: Counts,
-    /// Total, if counted.
+    /// The task's total, if counted.
     pub total: Option<u64>,
-    /// The cursor now stored.
+    /// The subtask's cursor now stored.
     pub cursor: i64,
+}
+
+/// One key range of a task's learner modules, run under its own lease. Subtasks let several
+/// workers (on several hosts) share one big task; each commits its chunks with its own cursor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubtaskRecord {
+    /// The task it belongs to.
+    pub task_id: Uuid,
+    /// Position within the task, from 0, in key order.
+    pub index: u32,
+    /// Modules with `id > after_id` ...
+    pub after_id: i64,
+    /// ... and `id <= until_id` (`i64::MAX` for the last range, which also takes modules
+    /// created after the split).
+    pub until_id: i64,
+    /// QUEUED, RUNNING (leased), SUCCESS, FAILURE or REVOKED.
+    pub state: TaskState,
+    /// Id of the last module committed; starts at `after_id`.
+    pub cursor: i64,
+    /// This subtask's counters.
+    pub counts: Counts,
+    /// Worker holding the lease.
+    pub lease_owner: Option<String>,
+    /// Lease end; after it another worker may take the subtask over from its cursor.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// Times it was claimed (> 1: recovered from a lost worker).
+    pub attempts: u32,
+    /// First claim.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// When it reached a final state.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Failure details for FAILURE.
+    pub error: Option<serde_json::Value>,
+}
+
+/// A claimed subtask with its task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubtaskClaim {
+    /// The task (RUNNING, split).
+    pub task: TaskRecord,
+    /// The subtask, now RUNNING under the claimer's lease.
+    pub subtask: SubtaskRecord,
+}
+
+/// What a worker process reports about itself at each heartbeat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerHeartbeat {
+    /// The worker's lease identity.
+    pub name: String,
+    /// Host it runs on.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// The subtask it is working on: (task, subtask index).
+    pub current: Option<(Uuid, u32)>,
+    /// Learner modules it has processed since it started.
+    pub processed: u64,
+}
+
+/// A registered worker as last reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerRecord {
+    /// The worker's lease identity.
+    pub name: String,
+    /// Host it runs on.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Its last heartbeat (store clock).
+    pub last_heartbeat: DateTime<Utc>,
+    /// The subtask it was working on at that heartbeat.
+    pub current: Option<(Uuid, u32)>,
+    /// Learner modules it had processed.
+    pub processed: u64,
 }
 
 /// How a worker ends a task.

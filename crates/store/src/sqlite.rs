@@ -45,6 +45,8 @@ const POOL_SIZE: u32 = 4;
 #[derive(Debug, Clone)]
 pub struct SqliteBackend {
     pool: SqlitePool,
+    /// Wakes this process's workers waiting in `wait_for_work`; other processes poll.
+    work: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Stored timestamp form: fixed width, so string order is time order.
@@ -151,7 +153,7 @@ fn count(n: i64) -> u64 {
 macro_rules! task_cols {
     () => {
         "id, course_key, task_type, task_key, input, requester, state, created_at, started_at, \
-         updated_at, finished_at, total, attempted, succeeded, skipped, failed, cursor, \
+         updated_at, finished_at, total, attempted, succeeded, skipped, failed, subtasks, \
          cancel_requested, lease_owner, lease_expires_at, attempts, error"
     };
 }
@@ -280,11 +282,48 @@ fn task_from_row(row: &SqliteRow) -> Result<TaskRecord, StoreError> {
         succeeded: count(get(row, "succeeded", C)?),
         skipped: count(get(row, "skipped", C)?),
         failed: count(get(row, "failed", C)?),
-        cursor: get(row, "cursor", C)?,
+        subtasks: u32::try_from(get::<i64>(row, "subtasks", C)?).unwrap_or(u32::MAX),
         cancel_requested: get(row, "cancel_requested", C)?,
         lease_owner: get(row, "lease_owner", C)?,
         lease_expires_at: get(row, "lease_expires_at", C)?,
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        error: error
+            .map(|text| serde_json::from_str(&text).map_err(|e| StoreError::corrupt(C, e)))
+            .transpose()?,
+    })
+}
+
+macro_rules! subtask_cols {
+    () => {
+        "t.id AS task_id, s.idx, s.after_id, s.until_id, s.state, s.cursor, s.attempted, \
+         s.succeeded, s.skipped, s.failed, s.lease_owner, s.lease_expires_at, s.attempts, \
+         s.started_at, s.updated_at, s.finished_at, s.error"
+    };
+}
+
+fn subtask_from_row(row: &SqliteRow) -> Result<SubtaskRecord, StoreError> {
+    const C: &str = "decode subtask";
+    let state: String = get(row, "state", C)?;
+    let error: Option<String> = get(row, "error", C)?;
+    Ok(SubtaskRecord {
+        task_id: get_uuid(row, "task_id", C)?,
+        index: u32::try_from(get::<i64>(row, "idx", C)?).map_err(|e| StoreError::corrupt(C, e))?,
+        after_id: get(row, "after_id", C)?,
+        until_id: get(row, "until_id", C)?,
+        state: TaskState::from_str(&state).map_err(|e| StoreError::corrupt(C, e))?,
+        cursor: get(row, "cursor", C)?,
+        counts: Counts {
+            attempted: count(get(row, "attempted", C)?),
+            succeeded: count(get(row, "succeeded", C)?),
+            skipped: count(get(row, "skipped", C)?),
+            failed: count(get(row, "failed", C)?),
+        },
+        lease_owner: get(row, "lease_owner", C)?,
+        lease_expires_at: get(row, "lease_expires_at", C)?,
+        attempts: u32::try_from(get::<i64>(row, "attempts", C)?).unwrap_or(u32::MAX),
+        started_at: get(row, "started_at", C)?,
+        updated_at: get(row, "updated_at", C)?,
+        finished_at: get(row, "finished_at", C)?,
         error: error
             .map(|text| serde_json::from_str(&text).map_err(|e| StoreError::corrupt(C, e)))
             .transpose()?,
@@ -569,7 +608,10 @@ impl SqliteBackend {
                 }
             }
         }
-        Ok(SqliteBackend { pool })
+        Ok(SqliteBackend {
+            pool,
+            work: Default::default(),
+        })
     }
 
     /// The connection pool, for diagnostics and benchmarks that compare against raw SQL.
@@ -1299,28 +1341,34 @@ impl Backend for SqliteBackend {
     async fn count_modules(&self, scope: &ModuleScope) -> Result<u64, StoreError> {
         const C: &str = "count_modules";
         let keys = self.expand_keys(&scope.usage_keys).await?;
+        let until = scope.until_id.unwrap_or(i64::MAX);
         let query = match (scope.learner_id, keys.is_empty()) {
             (Some(learner), true) => sqlx::query_scalar(
-                "SELECT count(*) FROM learner_modules WHERE learner_id = ?1 AND course_key = ?2",
+                "SELECT count(*) FROM learner_modules WHERE learner_id = ?1 AND course_key = ?2 \
+                   AND id <= ?3",
             )
             .bind(learner)
-            .bind(&scope.course_key),
+            .bind(&scope.course_key)
+            .bind(until),
             (Some(learner), false) => sqlx::query_scalar(
                 "SELECT count(*) FROM learner_modules WHERE learner_id = ?1 AND course_key = ?2 \
-                   AND usage_key IN (SELECT value FROM jsonb_each(?3))",
+                   AND id <= ?3 AND usage_key IN (SELECT value FROM jsonb_each(?4))",
             )
             .bind(learner)
             .bind(&scope.course_key)
+            .bind(until)
             .bind(json_param(C, &keys)?),
-            (None, true) => {
-                sqlx::query_scalar("SELECT count(*) FROM learner_modules WHERE course_key = ?1")
-                    .bind(&scope.course_key)
-            }
-            (None, false) => sqlx::query_scalar(
-                "SELECT count(*) FROM learner_modules WHERE course_key = ?1 \
-                   AND usage_key IN (SELECT value FROM jsonb_each(?2))",
+            (None, true) => sqlx::query_scalar(
+                "SELECT count(*) FROM learner_modules WHERE course_key = ?1 AND id <= ?2",
             )
             .bind(&scope.course_key)
+            .bind(until),
+            (None, false) => sqlx::query_scalar(
+                "SELECT count(*) FROM learner_modules WHERE course_key = ?1 AND id <= ?2 \
+                   AND usage_key IN (SELECT value FROM jsonb_each(?3))",
+            )
+            .bind(&scope.course_key)
+            .bind(until)
             .bind(json_param(C, &keys)?),
         };
         let n: i64 = query
@@ -1328,6 +1376,46 @@ impl Backend for SqliteBackend {
             .await
             .map_err(StoreError::db(C))?;
         Ok(count(n))
+    }
+
+    async fn module_split_points(
+        &self,
+        scope: &ModuleScope,
+        every: u64,
+    ) -> Result<Vec<i64>, StoreError> {
+        const C: &str = "module_split_points";
+        let every = i64::try_from(every.max(1)).unwrap_or(i64::MAX);
+        let keys = self.expand_keys(&scope.usage_keys).await?;
+        // Without a learner, one pass over the scan index (course_key, usage_key, id), which
+        // covers `id`: numbering the ids in order and keeping every n-th reads no module row.
+        // A learner filter needs the rows, but one learner has only a few modules.
+        let learner_filter = if scope.learner_id.is_some() {
+            "AND learner_id = ?3"
+        } else {
+            "AND ?3 IS NULL"
+        };
+        let sql = format!(
+            "SELECT id FROM ( \
+                 SELECT id, row_number() OVER (ORDER BY id) AS n, count(*) OVER () AS total \
+                 FROM learner_modules \
+                 WHERE course_key = ?1 AND id <= ?2 {learner_filter} \
+                   AND (?4 IS NULL OR usage_key IN (SELECT value FROM jsonb_each(?4)))) \
+             WHERE n % ?5 = 0 AND n < total ORDER BY id"
+        );
+        let ids: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(&scope.course_key)
+            .bind(scope.until_id.unwrap_or(i64::MAX))
+            .bind(scope.learner_id)
+            .bind(if keys.is_empty() {
+                None
+            } else {
+                Some(json_param(C, &keys)?)
+            })
+            .bind(every)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db(C))?;
+        Ok(ids)
     }
 
     async fn fetch_modules(
@@ -1342,6 +1430,7 @@ impl Backend for SqliteBackend {
         }
         let keys = self.expand_keys(&scope.usage_keys).await?;
         let limit = page_limit(limit);
+        let until = scope.until_id.unwrap_or(i64::MAX);
         let page: String = if let Some(learner) = scope.learner_id {
             // One learner has few modules: the unique (learner, usage, course) index finds them
             // all and sorting them is cheap.
@@ -1349,7 +1438,7 @@ impl Backend for SqliteBackend {
                 "SELECT ",
                 module_cols!(),
                 " FROM learner_modules m JOIN learners l ON l.id = m.learner_id \
-                  WHERE m.learner_id = ?1 AND m.course_key = ?2 AND m.id > ?3 \
+                  WHERE m.learner_id = ?1 AND m.course_key = ?2 AND m.id > ?3 AND m.id <= ?6 \
                     AND (?4 IS NULL OR m.usage_key IN (SELECT value FROM jsonb_each(?4))) \
                   ORDER BY m.id LIMIT ?5"
             ))
@@ -1362,6 +1451,7 @@ impl Backend for SqliteBackend {
                 Some(json_param(C, &keys)?)
             })
             .bind(limit)
+            .bind(until)
             .fetch_one(&self.pool)
             .await
         } else if keys.len() == 1 {
@@ -1372,13 +1462,14 @@ impl Backend for SqliteBackend {
                 module_cols!(),
                 " FROM learner_modules m INDEXED BY learner_modules_scan \
                   JOIN learners l ON l.id = m.learner_id \
-                  WHERE m.course_key = ?1 AND m.usage_key = ?2 AND m.id > ?3 \
+                  WHERE m.course_key = ?1 AND m.usage_key = ?2 AND m.id > ?3 AND m.id <= ?5 \
                   ORDER BY m.id LIMIT ?4"
             ))
             .bind(&scope.course_key)
             .bind(&keys[0])
             .bind(after_id)
             .bind(limit)
+            .bind(until)
             .fetch_one(&self.pool)
             .await
         } else if !keys.is_empty() && keys.len() <= MAX_MERGED_KEYS {
@@ -1388,9 +1479,9 @@ impl Backend for SqliteBackend {
             for i in 0..keys.len() {
                 parts.push(format!(
                     "SELECT * FROM (SELECT id FROM learner_modules INDEXED BY learner_modules_scan \
-                     WHERE course_key = ?1 AND usage_key = ?{} AND id > ?2 \
+                     WHERE course_key = ?1 AND usage_key = ?{} AND id > ?2 AND id <= ?4 \
                      ORDER BY id LIMIT ?3)",
-                    i + 4
+                    i + 5
                 ));
             }
             let sql = format!(
@@ -1405,7 +1496,8 @@ impl Backend for SqliteBackend {
             let mut query = sqlx::query_scalar(AssertSqlSafe(sql))
                 .bind(&scope.course_key)
                 .bind(after_id)
-                .bind(limit);
+                .bind(limit)
+                .bind(until);
             for key in &keys {
                 query = query.bind(key);
             }
@@ -1418,7 +1510,7 @@ impl Backend for SqliteBackend {
                 "SELECT ",
                 module_cols!(),
                 " FROM learner_modules m NOT INDEXED JOIN learners l ON l.id = m.learner_id \
-                  WHERE m.id > ?2 AND m.course_key = ?1 \
+                  WHERE m.id > ?2 AND m.id <= ?5 AND m.course_key = ?1 \
                     AND (?3 IS NULL OR m.usage_key IN (SELECT value FROM jsonb_each(?3))) \
                   ORDER BY m.id LIMIT ?4"
             ))
@@ -1430,6 +1522,7 @@ impl Backend for SqliteBackend {
                 Some(json_param(C, &keys)?)
             })
             .bind(limit)
+            .bind(until)
             .fetch_one(&self.pool)
             .await
         }
@@ -1494,6 +1587,7 @@ impl Backend for SqliteBackend {
         if let Some(row) = inserted {
             let record = task_from_row(&row)?;
             tx.commit().await.map_err(StoreError::db(C))?;
+            self.work.notify_waiters();
             return Ok(record);
         }
         let existing = sqlx::query(concat!(
@@ -1567,12 +1661,13 @@ impl Backend for SqliteBackend {
         const C: &str = "claim_task";
         let at = now();
         let mut tx = self.write_tx(C).await?;
-        // A task whose worker died after a cancel request has nobody left to stop it: finish
+        // A task whose planner died after a cancel request has nobody left to stop it: finish
         // it as REVOKED here rather than hand it to a new worker.
         sqlx::query(
             "UPDATE tasks SET state = 'REVOKED', finished_at = ?1, updated_at = ?1, \
                               lease_expires_at = NULL \
-             WHERE state = 'RUNNING' AND cancel_requested = 1 AND lease_expires_at < ?1",
+             WHERE state = 'RUNNING' AND subtasks = 0 AND cancel_requested = 1 \
+               AND lease_expires_at < ?1",
         )
         .bind(ts(at))
         .execute(&mut *tx)
@@ -1584,7 +1679,7 @@ impl Backend for SqliteBackend {
                               updated_at = ?4, attempts = attempts + 1 \
              WHERE id = (SELECT id FROM tasks \
                          WHERE state = 'QUEUED' \
-                            OR (state = 'RUNNING' AND lease_expires_at < ?4) \
+                            OR (state = 'RUNNING' AND subtasks = 0 AND lease_expires_at < ?4) \
                          ORDER BY created_at, rowid LIMIT 1) \
              RETURNING ",
             task_cols!()
@@ -1610,7 +1705,7 @@ impl Backend for SqliteBackend {
         let at = now();
         let row: Option<bool> = sqlx::query_scalar(
             "UPDATE tasks SET lease_expires_at = ?1, lease_ms = ?2, updated_at = ?3 \
-             WHERE id = ?4 AND lease_owner = ?5 AND state = 'RUNNING' \
+             WHERE id = ?4 AND lease_owner = ?5 AND state = 'RUNNING' AND subtasks = 0 \
              RETURNING cancel_requested",
         )
         .bind(ts(lease_end(at, lease)))
@@ -1622,35 +1717,9 @@ impl Backend for SqliteBackend {
         .await
         .map_err(StoreError::db("renew_lease"))?;
         Ok(match row {
-            Some(cancel_requested) => LeaseStatus::Held { cancel_requested },
+            Some(stop_requested) => LeaseStatus::Held { stop_requested },
             None => LeaseStatus::Lost,
         })
-    }
-
-    async fn set_task_total(
-        &self,
-        task_id: Uuid,
-        worker: &str,
-        total: u64,
-    ) -> Result<(), StoreError> {
-        let result = sqlx::query(
-            "UPDATE tasks SET total = ?1, updated_at = ?2 \
-             WHERE id = ?3 AND lease_owner = ?4 AND state = 'RUNNING'",
-        )
-        .bind(i64::try_from(total).unwrap_or(i64::MAX))
-        .bind(ts(now()))
-        .bind(task_id.hyphenated().to_string())
-        .bind(worker)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::db("set_task_total"))?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::LeaseLost {
-                task_id,
-                worker: worker.to_string(),
-            });
-        }
-        Ok(())
     }
 
     async fn commit_chunk(&self, chunk: &ChunkCommit) -> Result<ChunkAck, StoreError> {
@@ -1720,13 +1789,16 @@ impl Backend for SqliteBackend {
 
         let mut tx = self.write_tx(C).await?;
         // (a) Fence. The write lock is held from here to commit, so the lease cannot change
-        // under us.
+        // under us. The cursor check refuses a chunk that does not continue the last one.
         let fence = sqlx::query(
-            "SELECT seq, course_key, lease_ms FROM tasks \
-             WHERE id = ?1 AND lease_owner = ?2 AND state = 'RUNNING'",
+            "SELECT t.seq, t.course_key, s.lease_ms FROM subtasks s JOIN tasks t ON t.seq = s.task_seq \
+             WHERE t.id = ?1 AND s.idx = ?2 AND s.lease_owner = ?3 AND s.state = 'RUNNING' \
+               AND s.cursor = ?4",
         )
         .bind(&task_id)
+        .bind(i64::from(chunk.subtask))
         .bind(&chunk.worker)
+        .bind(chunk.expected_cursor)
         .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::db(C))?;
@@ -1839,30 +1911,50 @@ impl Backend for SqliteBackend {
                 .map_err(StoreError::db(C))?;
         }
 
-        // (d) Counters, cursor, lease.
+        // (d) Subtask counters, cursor and lease; then the task's counters (last, see the
+        // lock order in the Backend docs).
         let lease = Duration::from_millis(u64::try_from(lease_ms).unwrap_or(0));
         let d = chunk.deltas;
-        let row = sqlx::query(
-            "UPDATE tasks SET attempted = attempted + ?1, succeeded = succeeded + ?2, \
-                              skipped = skipped + ?3, failed = failed + ?4, cursor = ?5, \
-                              updated_at = ?6, lease_expires_at = ?7 \
-             WHERE seq = ?8 \
-             RETURNING cancel_requested, total, attempted, succeeded, skipped, failed, cursor",
+        let deltas = [d.attempted, d.succeeded, d.skipped, d.failed]
+            .map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let cursor: i64 = sqlx::query_scalar(
+            "UPDATE subtasks SET attempted = attempted + ?1, succeeded = succeeded + ?2, \
+                                 skipped = skipped + ?3, failed = failed + ?4, cursor = ?5, \
+                                 updated_at = ?6, lease_expires_at = ?7 \
+             WHERE task_seq = ?8 AND idx = ?9 \
+             RETURNING cursor",
         )
-        .bind(i64::try_from(d.attempted).unwrap_or(i64::MAX))
-        .bind(i64::try_from(d.succeeded).unwrap_or(i64::MAX))
-        .bind(i64::try_from(d.skipped).unwrap_or(i64::MAX))
-        .bind(i64::try_from(d.failed).unwrap_or(i64::MAX))
+        .bind(deltas[0])
+        .bind(deltas[1])
+        .bind(deltas[2])
+        .bind(deltas[3])
         .bind(chunk.new_cursor)
         .bind(&at_text)
         .bind(ts(lease_end(at, lease)))
+        .bind(seq)
+        .bind(i64::from(chunk.subtask))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        let row = sqlx::query(
+            "UPDATE tasks SET attempted = attempted + ?1, succeeded = succeeded + ?2, \
+                              skipped = skipped + ?3, failed = failed + ?4, updated_at = ?5 \
+             WHERE seq = ?6 \
+             RETURNING cancel_requested OR error IS NOT NULL AS stop, total, attempted, \
+                       succeeded, skipped, failed",
+        )
+        .bind(deltas[0])
+        .bind(deltas[1])
+        .bind(deltas[2])
+        .bind(deltas[3])
+        .bind(&at_text)
         .bind(seq)
         .fetch_one(&mut *tx)
         .await
         .map_err(StoreError::db(C))?;
         let total: Option<i64> = get(&row, "total", C)?;
         let ack = ChunkAck {
-            cancel_requested: get(&row, "cancel_requested", C)?,
+            stop_requested: get(&row, "stop", C)?,
             counts: Counts {
                 attempted: count(get(&row, "attempted", C)?),
                 succeeded: count(get(&row, "succeeded", C)?),
@@ -1870,7 +1962,7 @@ impl Backend for SqliteBackend {
                 failed: count(get(&row, "failed", C)?),
             },
             total: total.map(count),
-            cursor: get(&row, "cursor", C)?,
+            cursor,
         };
         tx.commit().await.map_err(StoreError::db(C))?;
         Ok(ack)
@@ -1890,7 +1982,7 @@ impl Backend for SqliteBackend {
         let row = sqlx::query(concat!(
             "UPDATE tasks SET state = ?1, finished_at = ?2, updated_at = ?2, error = ?3, \
                               lease_expires_at = NULL \
-             WHERE id = ?4 AND lease_owner = ?5 AND state = 'RUNNING' \
+             WHERE id = ?4 AND lease_owner = ?5 AND state = 'RUNNING' AND subtasks = 0 \
              RETURNING ",
             task_cols!()
         ))
@@ -1913,41 +2005,74 @@ impl Backend for SqliteBackend {
 
     async fn request_cancel(&self, task_id: Uuid) -> Result<CancelOutcome, StoreError> {
         const C: &str = "request_cancel";
+        let at = ts(now());
+        let id = task_id.hyphenated().to_string();
+        let mut tx = self.write_tx(C).await?;
+        // Subtasks before the task: the lock order of every driver. Queued subtasks will never
+        // run; running ones see the flag at their next chunk.
+        sqlx::query(
+            "UPDATE subtasks SET state = 'REVOKED', finished_at = ?1, updated_at = ?1 \
+             WHERE state = 'QUEUED' \
+               AND task_seq = (SELECT seq FROM tasks WHERE id = ?2 AND state = 'RUNNING')",
+        )
+        .bind(&at)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
         // In SET, `state` is the value before the update: queued tasks are revoked at once,
         // running ones only get the flag.
-        let row = sqlx::query(concat!(
+        let seq: Option<i64> = sqlx::query_scalar(
             "UPDATE tasks SET cancel_requested = 1, updated_at = ?1, \
                  state = CASE WHEN state = 'QUEUED' THEN 'REVOKED' ELSE state END, \
                  finished_at = CASE WHEN state = 'QUEUED' THEN ?1 ELSE finished_at END \
              WHERE id = ?2 AND state IN ('QUEUED', 'RUNNING') \
-             RETURNING ",
-            task_cols!()
-        ))
-        .bind(ts(now()))
-        .bind(task_id.hyphenated().to_string())
-        .fetch_optional(&self.pool)
+             RETURNING seq",
+        )
+        .bind(&at)
+        .bind(&id)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::db(C))?;
-        if let Some(row) = row {
-            let task = task_from_row(&row)?;
-            return Ok(if task.state == TaskState::Revoked {
-                CancelOutcome::Revoked(task)
-            } else {
-                CancelOutcome::Requested(task)
-            });
-        }
-        match self.get_task(task_id).await? {
-            Some(task) => Ok(CancelOutcome::AlreadyFinished(task)),
-            None => Err(StoreError::NotFound {
-                what: "task",
-                key: task_id.to_string(),
-            }),
-        }
+        let Some(seq) = seq else {
+            tx.rollback().await.map_err(StoreError::db(C))?;
+            return match self.get_task(task_id).await? {
+                Some(task) => Ok(CancelOutcome::AlreadyFinished(task)),
+                None => Err(StoreError::NotFound {
+                    what: "task",
+                    key: task_id.to_string(),
+                }),
+            };
+        };
+        finish_done_tasks(&mut tx, Some(seq), &at).await?;
+        let task = task_by_seq(&mut tx, seq, C).await?;
+        tx.commit().await.map_err(StoreError::db(C))?;
+        self.work.notify_waiters();
+        Ok(match task.state {
+            TaskState::Queued | TaskState::Running => CancelOutcome::Requested(task),
+            _ => CancelOutcome::Revoked(task),
+        })
     }
 
     async fn fail_task(&self, task_id: Uuid, reason: &str) -> Result<TaskRecord, StoreError> {
         const C: &str = "fail_task";
-        let error = serde_json::json!({ "message": reason, "forced": true });
+        let error = json_param(C, &serde_json::json!({ "message": reason, "forced": true }))?;
+        let at = ts(now());
+        let id = task_id.hyphenated().to_string();
+        let mut tx = self.write_tx(C).await?;
+        sqlx::query(
+            "UPDATE subtasks SET state = 'FAILURE', finished_at = ?1, updated_at = ?1, error = ?2, \
+                                 lease_expires_at = NULL \
+             WHERE state IN ('QUEUED', 'RUNNING') \
+               AND task_seq = (SELECT seq FROM tasks WHERE id = ?3 \
+                                 AND state IN ('QUEUED', 'RUNNING'))",
+        )
+        .bind(&at)
+        .bind(&error)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
         let row = sqlx::query(concat!(
             "UPDATE tasks SET state = 'FAILURE', finished_at = ?1, updated_at = ?1, error = ?2, \
                               lease_expires_at = NULL \
@@ -1955,15 +2080,18 @@ impl Backend for SqliteBackend {
              RETURNING ",
             task_cols!()
         ))
-        .bind(ts(now()))
-        .bind(json_param(C, &error)?)
-        .bind(task_id.hyphenated().to_string())
-        .fetch_optional(&self.pool)
+        .bind(&at)
+        .bind(&error)
+        .bind(&id)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::db(C))?;
         if let Some(row) = row {
-            return task_from_row(&row);
+            let task = task_from_row(&row)?;
+            tx.commit().await.map_err(StoreError::db(C))?;
+            return Ok(task);
         }
+        tx.rollback().await.map_err(StoreError::db(C))?;
         match self.get_task(task_id).await? {
             Some(task) => Err(StoreError::TaskFinished {
                 task_id,
@@ -1974,6 +2102,247 @@ impl Backend for SqliteBackend {
                 key: task_id.to_string(),
             }),
         }
+    }
+
+    async fn split_task(
+        &self,
+        task_id: Uuid,
+        worker: &str,
+        total: u64,
+        points: &[i64],
+    ) -> Result<TaskRecord, StoreError> {
+        const C: &str = "split_task";
+        let ranges = subtask_ranges(C, points)?;
+        let count = i64::try_from(ranges.len()).unwrap_or(i64::MAX);
+        let ranges = json_param(C, &ranges)?;
+        let at = ts(now());
+        let mut tx = self.write_tx(C).await?;
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE tasks SET total = ?1, subtasks = ?2, lease_expires_at = NULL, updated_at = ?3 \
+             WHERE id = ?4 AND lease_owner = ?5 AND state = 'RUNNING' AND subtasks = 0 \
+             RETURNING seq",
+        )
+        .bind(i64::try_from(total).unwrap_or(i64::MAX))
+        .bind(count)
+        .bind(&at)
+        .bind(task_id.hyphenated().to_string())
+        .bind(worker)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        let Some(seq) = seq else {
+            tx.rollback().await.map_err(StoreError::db(C))?;
+            return Err(StoreError::LeaseLost {
+                task_id,
+                worker: worker.to_string(),
+            });
+        };
+        sqlx::query(
+            "INSERT INTO subtasks (task_seq, idx, after_id, until_id, state, cursor, updated_at) \
+             SELECT ?1, value->>0, value->>1, value->>2, 'QUEUED', value->>1, ?2 \
+             FROM jsonb_each(?3)",
+        )
+        .bind(seq)
+        .bind(&at)
+        .bind(ranges)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        let task = task_by_seq(&mut tx, seq, C).await?;
+        tx.commit().await.map_err(StoreError::db(C))?;
+        self.work.notify_waiters();
+        Ok(task)
+    }
+
+    async fn claim_subtask(
+        &self,
+        worker: &str,
+        lease: Duration,
+        task_id: Option<Uuid>,
+    ) -> Result<Option<SubtaskClaim>, StoreError> {
+        const C: &str = "claim_subtask";
+        let at = now();
+        let at_text = ts(at);
+        let mut tx = self.write_tx(C).await?;
+        // A running subtask is handed out when its lease expired, or to the worker that holds
+        // it: a worker whose run broke off (a lost connection) takes its own work back at once
+        // instead of waiting for its lease to run out. Its commits continue from the stored
+        // cursor, so nothing is applied twice.
+        //
+        // Subtasks of a task that must stop are revoked rather than handed out: queued ones,
+        // and running ones whose worker died (nobody else would ever end them).
+        let revoked = sqlx::query(
+            "UPDATE subtasks SET state = 'REVOKED', finished_at = ?1, updated_at = ?1, \
+                                 lease_expires_at = NULL \
+             WHERE state IN ('QUEUED', 'RUNNING') \
+               AND (state = 'QUEUED' OR lease_expires_at < ?1) \
+               AND task_seq IN (SELECT seq FROM tasks WHERE state = 'RUNNING' \
+                                  AND (cancel_requested = 1 OR error IS NOT NULL))",
+        )
+        .bind(&at_text)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        if revoked.rows_affected() > 0 {
+            finish_done_tasks(&mut tx, None, &at_text).await?;
+        }
+        let claimed: Option<(i64, i64)> = sqlx::query_as(
+            "UPDATE subtasks SET state = 'RUNNING', lease_owner = ?2, lease_expires_at = ?3, \
+                                 lease_ms = ?4, started_at = COALESCE(started_at, ?1), \
+                                 updated_at = ?1, attempts = attempts + 1 \
+             WHERE (task_seq, idx) = ( \
+                 SELECT s.task_seq, s.idx FROM subtasks s JOIN tasks t ON t.seq = s.task_seq \
+                 WHERE s.state IN ('QUEUED', 'RUNNING') \
+                   AND (s.state = 'QUEUED' OR s.lease_expires_at < ?1 OR s.lease_owner = ?2) \
+                   AND t.state = 'RUNNING' AND t.cancel_requested = 0 AND t.error IS NULL \
+                   AND (?5 IS NULL OR t.id = ?5) \
+                 ORDER BY s.task_seq, s.idx LIMIT 1) \
+             RETURNING task_seq, idx",
+        )
+        .bind(&at_text)
+        .bind(worker)
+        .bind(ts(lease_end(at, lease)))
+        .bind(lease_ms(lease))
+        .bind(task_id.map(|id| id.hyphenated().to_string()))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        let claim = match claimed {
+            None => None,
+            Some((seq, idx)) => {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    subtask_cols!(),
+                    " FROM subtasks s JOIN tasks t ON t.seq = s.task_seq \
+                      WHERE s.task_seq = ?1 AND s.idx = ?2"
+                ))
+                .bind(seq)
+                .bind(idx)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::db(C))?;
+                Some(SubtaskClaim {
+                    subtask: subtask_from_row(&row)?,
+                    task: task_by_seq(&mut tx, seq, C).await?,
+                })
+            }
+        };
+        tx.commit().await.map_err(StoreError::db(C))?;
+        Ok(claim)
+    }
+
+    async fn renew_subtask_lease(
+        &self,
+        task_id: Uuid,
+        subtask: u32,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<LeaseStatus, StoreError> {
+        const C: &str = "renew_subtask_lease";
+        let at = now();
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE subtasks SET lease_expires_at = ?1, lease_ms = ?2, updated_at = ?3 \
+             WHERE task_seq = (SELECT seq FROM tasks WHERE id = ?4) AND idx = ?5 \
+               AND lease_owner = ?6 AND state = 'RUNNING' \
+             RETURNING task_seq",
+        )
+        .bind(ts(lease_end(at, lease)))
+        .bind(lease_ms(lease))
+        .bind(ts(at))
+        .bind(task_id.hyphenated().to_string())
+        .bind(i64::from(subtask))
+        .bind(worker)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db(C))?;
+        let Some(seq) = seq else {
+            return Ok(LeaseStatus::Lost);
+        };
+        let stop_requested: bool = sqlx::query_scalar(
+            "SELECT cancel_requested OR error IS NOT NULL FROM tasks WHERE seq = ?1",
+        )
+        .bind(seq)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db(C))?;
+        Ok(LeaseStatus::Held { stop_requested })
+    }
+
+    async fn finish_subtask(
+        &self,
+        task_id: Uuid,
+        subtask: u32,
+        worker: &str,
+        final_state: FinalState,
+    ) -> Result<TaskRecord, StoreError> {
+        const C: &str = "finish_subtask";
+        let error = match &final_state {
+            FinalState::Failure { error } => Some(json_param(C, error)?),
+            _ => None,
+        };
+        let at = ts(now());
+        let mut tx = self.write_tx(C).await?;
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE subtasks SET state = ?1, finished_at = ?2, updated_at = ?2, error = ?3, \
+                                 lease_expires_at = NULL \
+             WHERE task_seq = (SELECT seq FROM tasks WHERE id = ?4) AND idx = ?5 \
+               AND lease_owner = ?6 AND state = 'RUNNING' \
+             RETURNING task_seq",
+        )
+        .bind(final_state.state().as_str())
+        .bind(&at)
+        .bind(&error)
+        .bind(task_id.hyphenated().to_string())
+        .bind(i64::from(subtask))
+        .bind(worker)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        let Some(seq) = seq else {
+            tx.rollback().await.map_err(StoreError::db(C))?;
+            return Err(StoreError::LeaseLost {
+                task_id,
+                worker: worker.to_string(),
+            });
+        };
+        if let Some(error) = &error {
+            // The first failure is the task's; it makes the siblings stop.
+            sqlx::query(
+                "UPDATE subtasks SET state = 'REVOKED', finished_at = ?1, updated_at = ?1 \
+                 WHERE task_seq = ?2 AND state = 'QUEUED'",
+            )
+            .bind(&at)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(C))?;
+            sqlx::query(
+                "UPDATE tasks SET error = COALESCE(error, ?1), updated_at = ?2 WHERE seq = ?3",
+            )
+            .bind(error)
+            .bind(&at)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(C))?;
+        }
+        finish_done_tasks(&mut tx, Some(seq), &at).await?;
+        let task = task_by_seq(&mut tx, seq, C).await?;
+        tx.commit().await.map_err(StoreError::db(C))?;
+        Ok(task)
+    }
+
+    async fn list_subtasks(&self, task_id: Uuid) -> Result<Vec<SubtaskRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            subtask_cols!(),
+            " FROM subtasks s JOIN tasks t ON t.seq = s.task_seq WHERE t.id = ?1 ORDER BY s.idx"
+        ))
+        .bind(task_id.hyphenated().to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("list_subtasks"))?;
+        rows.iter().map(subtask_from_row).collect()
     }
 
     async fn list_outcomes(
@@ -2135,6 +2504,160 @@ impl Backend for SqliteBackend {
             .map_err(StoreError::db("count_events"))?;
         Ok(count(n))
     }
+
+    async fn record_worker(&self, heartbeat: &WorkerHeartbeat) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO workers (name, host, pid, started_at, heartbeat_at, task_id, subtask, \
+                                  processed) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (name) DO UPDATE SET host = excluded.host, pid = excluded.pid, \
+                 heartbeat_at = excluded.heartbeat_at, task_id = excluded.task_id, \
+                 subtask = excluded.subtask, processed = excluded.processed",
+        )
+        .bind(&heartbeat.name)
+        .bind(&heartbeat.host)
+        .bind(i64::from(heartbeat.pid))
+        .bind(ts(heartbeat.started_at))
+        .bind(ts(now()))
+        .bind(
+            heartbeat
+                .current
+                .map(|(task, _)| task.hyphenated().to_string()),
+        )
+        .bind(heartbeat.current.map(|(_, index)| i64::from(index)))
+        .bind(i64::try_from(heartbeat.processed).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("record_worker"))?;
+        Ok(())
+    }
+
+    async fn remove_worker(&self, name: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM workers WHERE name = ?1")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("remove_worker"))?;
+        Ok(())
+    }
+
+    async fn list_workers(&self, forget_after: Duration) -> Result<Vec<WorkerRecord>, StoreError> {
+        const C: &str = "list_workers";
+        let forget_after =
+            chrono::Duration::from_std(forget_after).unwrap_or(chrono::Duration::MAX);
+        let cutoff = now()
+            .checked_sub_signed(forget_after)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        sqlx::query("DELETE FROM workers WHERE heartbeat_at < ?1")
+            .bind(ts(cutoff))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db(C))?;
+        let rows = sqlx::query(
+            "SELECT name, host, pid, started_at, heartbeat_at, task_id, subtask, processed \
+             FROM workers ORDER BY heartbeat_at DESC, name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db(C))?;
+        rows.iter()
+            .map(|row| {
+                let task: Option<String> = get(row, "task_id", C)?;
+                let subtask: Option<i64> = get(row, "subtask", C)?;
+                let current = match (task, subtask) {
+                    (Some(task), Some(index)) => Some((
+                        Uuid::parse_str(&task).map_err(|e| StoreError::corrupt(C, e))?,
+                        u32::try_from(index).map_err(|e| StoreError::corrupt(C, e))?,
+                    )),
+                    _ => None,
+                };
+                Ok(WorkerRecord {
+                    name: get(row, "name", C)?,
+                    host: get(row, "host", C)?,
+                    pid: u32::try_from(get::<i64>(row, "pid", C)?).unwrap_or(0),
+                    started_at: get(row, "started_at", C)?,
+                    last_heartbeat: get(row, "heartbeat_at", C)?,
+                    current,
+                    processed: count(get(row, "processed", C)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn wait_for_work(&self, timeout: Duration) -> Result<(), StoreError> {
+        let _ = tokio::time::timeout(timeout, self.work.notified()).await;
+        Ok(())
+    }
+}
+
+/// The key ranges of a split: `(index, after_id, until_id)` for `(0, p0]`, `(p0, p1]`, ...,
+/// `(p_last, i64::MAX]`.
+fn subtask_ranges(
+    context: &'static str,
+    points: &[i64],
+) -> Result<Vec<(u32, i64, i64)>, StoreError> {
+    if points.windows(2).any(|w| w[0] >= w[1]) || points.first().is_some_and(|p| *p <= 0) {
+        return Err(StoreError::Invalid {
+            context,
+            message: "split points must be positive and strictly increasing".into(),
+        });
+    }
+    let mut ranges = Vec::with_capacity(points.len() + 1);
+    let mut after = 0;
+    for (index, &point) in points.iter().chain(std::iter::once(&i64::MAX)).enumerate() {
+        let index = u32::try_from(index).map_err(|_| StoreError::Invalid {
+            context,
+            message: "too many subtasks".into(),
+        })?;
+        ranges.push((index, after, point));
+        after = point;
+    }
+    Ok(ranges)
+}
+
+/// The task with this row number, inside a transaction.
+async fn task_by_seq(
+    tx: &mut sqlx::SqliteConnection,
+    seq: i64,
+    context: &'static str,
+) -> Result<TaskRecord, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        task_cols!(),
+        " FROM tasks WHERE seq = ?1"
+    ))
+    .bind(seq)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(StoreError::db(context))?;
+    task_from_row(&row)
+}
+
+/// Ends the split tasks (only `seq`, when given) that have no queued or running subtask left:
+/// FAILURE when a subtask failed, REVOKED when one was revoked, SUCCESS otherwise.
+async fn finish_done_tasks(
+    tx: &mut sqlx::SqliteConnection,
+    seq: Option<i64>,
+    at: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE tasks SET \
+             state = CASE \
+                 WHEN error IS NOT NULL THEN 'FAILURE' \
+                 WHEN EXISTS (SELECT 1 FROM subtasks s \
+                              WHERE s.task_seq = tasks.seq AND s.state = 'REVOKED') THEN 'REVOKED' \
+                 ELSE 'SUCCESS' END, \
+             finished_at = ?1, updated_at = ?1, lease_expires_at = NULL \
+         WHERE state = 'RUNNING' AND subtasks > 0 AND (?2 IS NULL OR seq = ?2) \
+           AND NOT EXISTS (SELECT 1 FROM subtasks s \
+                           WHERE s.task_seq = tasks.seq AND s.state IN ('QUEUED', 'RUNNING'))",
+    )
+    .bind(at)
+    .bind(seq)
+    .execute(&mut *tx)
+    .await
+    .map_err(StoreError::db("finish the task of the last subtask"))?;
+    Ok(())
 }
 
 // Declared after the shared helpers and macros above, which it uses.
