@@ -637,6 +637,7 @@ pub async fn export_state<W: Write>(
         course_key: course.key.clone(),
         usage_keys,
         learner_id: None,
+        until_id: None,
     };
     let mut writer = RowWriter::<ModuleRow, _>::new(out, format).map_err(DataError::Write)?;
     let mut after = 0;

@@ -22,6 +22,6 @@ pub use learner_data::{
 pub use plan::{ProblemTarget, TaskPlan, resolve};
 pub use pool::{PoolConfig, run_pool};
 pub use progress::{NoProgress, ProgressFn, ProgressSink};
-pub use runner::{Worker, WorkerConfig, WorkerError, resolve_task};
+pub use runner::{Activity, Worker, WorkerConfig, WorkerError, host_name, resolve_task};
 pub use status::TaskView;
 pub use submit::{SubmitError, SubmitRequest, submit};

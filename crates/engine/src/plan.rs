@@ -51,6 +51,7 @@ impl TaskPlan {
             course_key: self.course_key.clone(),
             usage_keys: self.problems.iter().map(|p| p.usage_key.clone()).collect(),
             learner_id: self.learner.as_ref().map(|l| l.id),
+            until_id: None,
         }
     }
 

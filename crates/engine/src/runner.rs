@@ -1,18 +1,21 @@
-//! The task runner: claim a task, resolve it, stream its modules in chunks, apply the operation
-//! and commit each chunk atomically with its outcomes, events, counters and cursor.
+//! The task runner. A task is *planned* once — claim it, resolve it, count its learner modules
+//! and cut them into key ranges (subtasks) — and then *run* subtask by subtask by any number of
+//! workers: claim a subtask, stream its modules in chunks, apply the operation and commit each
+//! chunk atomically with its outcomes, events, counters and cursor.
 //!
-//! The loop is pipelined so that both cores work: while chunk *k* is being applied (CPU, on a
-//! blocking thread), chunk *k+1* is already being fetched and chunk *k−1* committed (database).
-//! Fetching needs only the last id of the previous chunk, so it never waits for a commit; commits
-//! stay strictly in order, because the cursor they store must only move forward.
+//! Within a subtask the loop is pipelined so that both cores work: while chunk *k* is being
+//! applied (CPU, on a blocking thread), chunk *k+1* is already being fetched and chunk *k−1*
+//! committed (database). Fetching needs only the last id of the previous chunk, so it never waits
+//! for a commit; commits stay strictly in order, each naming the cursor it continues from.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use coursetasks_store::{
-    ChunkCommit, Counts, FinalState, ModuleRecord, NewEvent, NewModule, NewOutcome, OutcomeStatus,
-    Store, StoreError, TaskRecord,
+    ChunkAck, ChunkCommit, Counts, FinalState, LeaseStatus, ModuleRecord, NewEvent, NewModule,
+    NewOutcome, OutcomeStatus, Store, StoreError, SubtaskClaim, SubtaskRecord, TaskRecord,
 };
 use coursetasks_tasks::{
     Change, ErrorKind, EventContext, ModuleInput, Operation, Outcome, TaskError, TaskInput,
@@ -33,28 +36,43 @@ pub struct WorkerConfig {
     pub chunk_size: u32,
     /// How long a claim lasts without a commit or heartbeat before another worker may take over.
     pub lease: Duration,
+    /// Learner modules per subtask when this worker plans a task: the unit that several workers
+    /// share and that a crash puts back in the queue.
+    pub subtask_size: u64,
 }
 
 impl WorkerConfig {
-    /// Defaults for a worker called `name`: chunks of 2,000 modules, a 30-second lease.
+    /// Defaults for a worker called `name`: chunks of 2,000 modules, subtasks of 50,000 (a few
+    /// seconds of work), a 30-second lease.
     pub fn new(name: impl Into<String>) -> Self {
         WorkerConfig {
             name: name.into(),
             chunk_size: 2_000,
             lease: Duration::from_secs(30),
+            subtask_size: 50_000,
         }
     }
 
     /// A name unique to this process incarnation: host, process id and a random suffix, so that a
     /// restarted worker never passes the lease fence of its dead predecessor.
     pub fn unique_name(prefix: &str) -> String {
-        let host = std::env::var("HOSTNAME")
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "localhost".into());
         let suffix = &Uuid::new_v4().simple().to_string()[..8];
-        format!("{prefix}@{host}:{}:{suffix}", std::process::id())
+        format!("{prefix}@{}:{}:{suffix}", host_name(), std::process::id())
     }
+}
+
+/// This machine's name, as workers report it.
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Errors that stop a worker (as opposed to errors that end a task, which are recorded on the task).
@@ -65,11 +83,61 @@ pub enum WorkerError {
     Store(#[from] StoreError),
 }
 
+impl WorkerError {
+    /// Worth retrying after a pause (see [`StoreError::is_transient`]).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            WorkerError::Store(e) => e.is_transient(),
+        }
+    }
+}
+
+/// What a worker is doing, for its heartbeat in the workers registry.
+#[derive(Debug, Default)]
+pub struct Activity {
+    current: Mutex<Option<(Uuid, u32)>>,
+    processed: AtomicU64,
+}
+
+impl Activity {
+    /// The subtask being run: (task, index).
+    pub fn current(&self) -> Option<(Uuid, u32)> {
+        *self.current.lock().expect("activity lock")
+    }
+
+    /// Learner modules committed so far.
+    pub fn processed(&self) -> u64 {
+        self.processed.load(Ordering::Relaxed)
+    }
+
+    fn set_current(&self, current: Option<(Uuid, u32)>) {
+        *self.current.lock().expect("activity lock") = current;
+    }
+}
+
+/// A resolved task, kept while the worker runs its subtasks one after another.
+struct Resolved {
+    task_id: Uuid,
+    plan: Arc<TaskPlan>,
+    contexts: Arc<Vec<EventContext>>,
+}
+
 /// Runs tasks from a store.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Worker {
     store: Store,
     config: WorkerConfig,
+    activity: Arc<Activity>,
+    last_plan: Arc<Mutex<Option<Arc<Resolved>>>>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("config", &self.config)
+            .field("activity", &self.activity)
+            .finish()
+    }
 }
 
 /// The result of applying the operation to one chunk of modules.
@@ -82,7 +150,12 @@ struct AppliedChunk {
 impl Worker {
     /// A worker on `store`.
     pub fn new(store: Store, config: WorkerConfig) -> Self {
-        Worker { store, config }
+        Worker {
+            store,
+            config,
+            activity: Arc::default(),
+            last_plan: Arc::default(),
+        }
     }
 
     /// The worker's configuration.
@@ -90,123 +163,237 @@ impl Worker {
         &self.config
     }
 
-    /// Claims the next task (queued, or abandoned by a dead worker) and runs it to its end.
-    /// `Ok(None)` when there is nothing to do.
+    /// What the worker is doing now.
+    pub fn activity(&self) -> Arc<Activity> {
+        self.activity.clone()
+    }
+
+    /// Does the next piece of work: plans a queued task (or one whose planner died) and runs its
+    /// subtasks, or else joins a running task and runs its remaining subtasks. Returns the task
+    /// as it is afterwards — ended, or still RUNNING when other workers hold some of its
+    /// subtasks — and `Ok(None)` when there is nothing to do.
     pub async fn run_next(
         &self,
         sink: &dyn ProgressSink,
     ) -> Result<Option<TaskRecord>, WorkerError> {
+        let worker = self.config.name.as_str();
+        if let Some(task) = self.store.claim_task(worker, self.config.lease).await? {
+            let task = self.plan(task).await?;
+            if task.state.is_ready() {
+                sink.finished(&task);
+                return Ok(Some(task));
+            }
+            return self.run_subtasks_of(task, sink).await.map(Some);
+        }
         match self
             .store
-            .claim_task(&self.config.name, self.config.lease)
+            .claim_subtask(worker, self.config.lease, None)
             .await?
         {
             None => Ok(None),
-            Some(task) => self.run_claimed(task, sink).await.map(Some),
+            Some(claim) => {
+                let task = self.run_subtask(claim, sink).await?;
+                self.run_subtasks_of(task, sink).await.map(Some)
+            }
         }
     }
 
-    /// Runs a task this worker has claimed, from its stored cursor to the end. Returns the task
-    /// as it ended (or as it was when this worker lost its lease to another one).
-    pub async fn run_claimed(
+    /// Runs the task's remaining claimable subtasks one after another.
+    async fn run_subtasks_of(
         &self,
-        task: TaskRecord,
+        mut task: TaskRecord,
         sink: &dyn ProgressSink,
     ) -> Result<TaskRecord, WorkerError> {
-        // Dropped with this future too (a caller may abandon the run): a heartbeat must never
-        // outlive the work it vouches for, or the task could never be reclaimed.
-        let _heartbeat = AbortOnDrop(self.spawn_heartbeat(task.id));
-        let result = self.drive(task, sink).await;
-        let finished = match result {
-            Ok(task) => task,
-            Err(StoreError::LeaseLost { task_id, worker }) => {
-                tracing::warn!(%task_id, %worker, "lost the lease; another worker continues the task");
+        while !task.state.is_ready() {
+            match self
+                .store
+                .claim_subtask(&self.config.name, self.config.lease, Some(task.id))
+                .await?
+            {
+                Some(claim) => task = self.run_subtask(claim, sink).await?,
+                None => {
+                    // Others hold the rest, or a stop ended it: report the task as it is now.
+                    task = self
+                        .store
+                        .get_task(task.id)
+                        .await?
+                        .ok_or(StoreError::NotFound {
+                            what: "task",
+                            key: task.id.to_string(),
+                        })?;
+                    break;
+                }
+            }
+        }
+        if task.state.is_ready() {
+            sink.finished(&task);
+        }
+        Ok(task)
+    }
+
+    /// Plans a claimed task: resolves it, counts its modules and splits them into subtasks.
+    /// Returns the split task, or the task as it ended when it cannot run (cancelled, or its
+    /// input no longer resolves).
+    async fn plan(&self, task: TaskRecord) -> Result<TaskRecord, WorkerError> {
+        let worker = self.config.name.as_str();
+        let store = self.store.clone();
+        let (id, name, lease) = (task.id, self.config.name.clone(), self.config.lease);
+        let _heartbeat = AbortOnDrop(spawn_heartbeat(lease, move || {
+            let (store, name) = (store.clone(), name.clone());
+            async move { store.renew_lease(id, &name, lease).await }
+        }));
+        let planned = async {
+            if task.cancel_requested {
+                return self
+                    .store
+                    .finish_task(task.id, worker, FinalState::Revoked)
+                    .await;
+            }
+            let resolved = match self.resolved(&task).await {
+                Ok(resolved) => resolved,
+                Err(error) => {
+                    tracing::warn!(task_id = %task.id, error = %error, "task cannot run");
+                    let error = serde_json::to_value(&error).expect("task errors serialize");
+                    return self
+                        .store
+                        .finish_task(task.id, worker, FinalState::Failure { error })
+                        .await;
+                }
+            };
+            let scope = resolved.plan.scope();
+            let mut total = self.store.count_modules(&scope).await?;
+            // Override creates the module of a learner who has none: one learner to process.
+            if resolved.plan.kind == TaskKind::OverrideScore && total == 0 {
+                total = 1;
+            }
+            let points = if total > self.config.subtask_size {
                 self.store
+                    .module_split_points(&scope, self.config.subtask_size)
+                    .await?
+            } else {
+                Vec::new()
+            };
+            tracing::info!(task_id = %task.id, kind = %resolved.plan.kind, total, subtasks = points.len() + 1, "planned task");
+            self.store
+                .split_task(task.id, worker, total, &points)
+                .await
+        }
+        .await;
+        self.settle(task.id, planned).await
+    }
+
+    /// Turns a lost lease into "the task as another worker has it now".
+    async fn settle(
+        &self,
+        task_id: Uuid,
+        result: Result<TaskRecord, StoreError>,
+    ) -> Result<TaskRecord, WorkerError> {
+        match result {
+            Ok(task) => Ok(task),
+            Err(StoreError::LeaseLost { task_id, worker }) => {
+                tracing::warn!(%task_id, %worker, "lost the lease; another worker continues");
+                Ok(self
+                    .store
                     .get_task(task_id)
                     .await?
                     .ok_or(StoreError::NotFound {
                         what: "task",
                         key: task_id.to_string(),
-                    })?
+                    })?)
             }
-            Err(e) => return Err(e.into()),
-        };
-        sink.finished(&finished);
-        Ok(finished)
+            Err(e) => {
+                tracing::debug!(%task_id, error = %e, "run broke off");
+                Err(e.into())
+            }
+        }
     }
 
-    /// Renews the lease in the background, so that a slow step (a count over a huge table, a
-    /// large chunk) does not let another worker take over a task that is alive.
-    fn spawn_heartbeat(&self, task_id: Uuid) -> JoinHandle<()> {
+    /// The task's resolved plan, reused across the subtasks of one task.
+    async fn resolved(&self, task: &TaskRecord) -> Result<Arc<Resolved>, TaskError> {
+        if let Some(cached) = self.last_plan.lock().expect("plan cache").clone()
+            && cached.task_id == task.id
+        {
+            return Ok(cached);
+        }
+        let plan = resolve_task(&self.store, task).await?;
+        let resolved = Arc::new(Resolved {
+            task_id: task.id,
+            contexts: Arc::new(event_contexts(task, &plan)),
+            plan: Arc::new(plan),
+        });
+        *self.last_plan.lock().expect("plan cache") = Some(resolved.clone());
+        Ok(resolved)
+    }
+
+    /// Runs a claimed subtask from its stored cursor to its end. Returns the task as it is after
+    /// (ended when this was its last live subtask), or as it was when this worker lost the
+    /// subtask's lease to another one.
+    pub async fn run_subtask(
+        &self,
+        claim: SubtaskClaim,
+        sink: &dyn ProgressSink,
+    ) -> Result<TaskRecord, WorkerError> {
+        let SubtaskClaim { task, subtask } = claim;
+        self.activity.set_current(Some((task.id, subtask.index)));
+        // Dropped with this future too (a caller may abandon the run): a heartbeat must never
+        // outlive the work it vouches for, or the subtask could never be reclaimed.
         let store = self.store.clone();
-        let name = self.config.name.clone();
-        let lease = self.config.lease;
-        tokio::spawn(async move {
-            let period = lease / 3;
-            loop {
-                tokio::time::sleep(period).await;
-                match store.renew_lease(task_id, &name, lease).await {
-                    Ok(coursetasks_store::LeaseStatus::Held { .. }) => {}
-                    Ok(coursetasks_store::LeaseStatus::Lost) => break,
-                    Err(e) => tracing::warn!(%task_id, error = %e, "lease renewal failed"),
-                }
-            }
-        })
+        let (id, index, name, lease) = (
+            task.id,
+            subtask.index,
+            self.config.name.clone(),
+            self.config.lease,
+        );
+        let _heartbeat = AbortOnDrop(spawn_heartbeat(lease, move || {
+            let (store, name) = (store.clone(), name.clone());
+            async move { store.renew_subtask_lease(id, index, &name, lease).await }
+        }));
+        let result = self.drive(&task, &subtask, sink).await;
+        self.activity.set_current(None);
+        self.settle(task.id, result).await
     }
 
     async fn drive(
         &self,
-        task: TaskRecord,
+        task: &TaskRecord,
+        subtask: &SubtaskRecord,
         sink: &dyn ProgressSink,
     ) -> Result<TaskRecord, StoreError> {
-        let worker = self.config.name.as_str();
-        if task.cancel_requested {
-            return self
-                .store
-                .finish_task(task.id, worker, FinalState::Revoked)
-                .await;
-        }
-        let plan = match resolve_task(&self.store, &task).await {
-            Ok(plan) => Arc::new(plan),
-            Err(error) => return self.fail(&task, error).await,
+        let resolved = match self.resolved(task).await {
+            Ok(resolved) => resolved,
+            Err(error) => return self.fail(task, subtask, error).await,
         };
-        let scope = plan.scope();
-        let total = match task.total {
-            Some(total) => total,
-            None => {
-                let mut total = self.store.count_modules(&scope).await?;
-                // Override creates the module of a learner who has none: one learner to process.
-                if plan.kind == TaskKind::OverrideScore && total == 0 {
-                    total = 1;
-                }
-                self.store.set_task_total(task.id, worker, total).await?;
-                total
-            }
-        };
-        tracing::info!(task_id = %task.id, kind = %plan.kind, total, cursor = task.cursor, "running task");
+        let plan = resolved.plan.clone();
+        let contexts = resolved.contexts.clone();
+        let mut scope = plan.scope();
+        scope.until_id = Some(subtask.until_id);
+        tracing::debug!(task_id = %task.id, subtask = subtask.index, cursor = subtask.cursor, until = subtask.until_id, "running subtask");
 
-        let contexts = Arc::new(event_contexts(&task, &plan));
         let chunk_size = self.config.chunk_size;
-
-        if plan.kind == TaskKind::OverrideScore && task.attempted == 0 {
-            let existing = self.store.fetch_modules(&scope, 0, 1).await?;
+        let lease = SubtaskLease {
+            task_id: task.id,
+            index: subtask.index,
+            worker: self.config.name.clone(),
+        };
+        if plan.kind == TaskKind::OverrideScore && subtask.counts.attempted == 0 {
+            let existing = self.store.fetch_modules(&scope, subtask.cursor, 1).await?;
             if existing.is_empty() {
-                let applied = apply_override_without_module(&task, &plan, &contexts, worker);
-                return self.commit_and_finish(&task, applied, sink).await;
+                let applied =
+                    apply_override_without_module(&lease, subtask.cursor, &plan, &contexts);
+                return self.commit_and_finish(task, subtask, applied, sink).await;
             }
         }
 
-        let mut cursor = task.cursor;
         let fetch = |after: i64| {
             let store = self.store.clone();
             let scope = scope.clone();
             tokio::spawn(async move { store.fetch_modules(&scope, after, chunk_size).await })
         };
-        let mut next_fetch = fetch(cursor);
+        let mut fetched_to = subtask.cursor;
+        let mut applied_to = subtask.cursor;
+        let mut next_fetch = fetch(fetched_to);
         let mut waits = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-        let mut pending_commit: Option<
-            JoinHandle<Result<coursetasks_store::ChunkAck, StoreError>>,
-        > = None;
+        let mut pending_commit: Option<JoinHandle<Result<ChunkAck, StoreError>>> = None;
         loop {
             let t0 = std::time::Instant::now();
             let modules = join(next_fetch).await?;
@@ -214,56 +401,65 @@ impl Worker {
             if modules.is_empty() {
                 break;
             }
-            cursor = modules.last().map(|m| m.id).unwrap_or(cursor);
-            next_fetch = fetch(cursor);
+            fetched_to = modules.last().map(|m| m.id).unwrap_or(fetched_to);
+            next_fetch = fetch(fetched_to);
 
             let t1 = std::time::Instant::now();
             let applied = {
-                let (plan, contexts, task_id, worker) =
-                    (plan.clone(), contexts.clone(), task.id, worker.to_owned());
+                let (plan, contexts, lease) = (plan.clone(), contexts.clone(), lease.clone());
                 tokio::task::spawn_blocking(move || {
-                    apply_chunk(&plan, &contexts, task_id, &worker, modules)
+                    apply_chunk(&plan, &contexts, &lease, applied_to, modules)
                 })
                 .await
                 .expect("applying a chunk panicked")
             };
-
+            applied_to = applied.commit.new_cursor;
             waits.1 += t1.elapsed();
             if let Some(previous) = pending_commit.take() {
                 let t2 = std::time::Instant::now();
                 let ack = join(previous).await?;
                 waits.2 += t2.elapsed();
-                if let Some(done) = self.after_commit(&task, ack, sink).await? {
+                if let Some(done) = self.after_commit(task, subtask, &ack, sink).await? {
                     next_fetch.abort();
                     return Ok(done);
                 }
             }
             if applied.fatal.is_some() {
                 next_fetch.abort();
-                return self.commit_and_finish(&task, applied, sink).await;
+                return self.commit_and_finish(task, subtask, applied, sink).await;
             }
-            let store = self.store.clone();
+            let (store, activity) = (self.store.clone(), self.activity.clone());
             pending_commit = Some(tokio::spawn(async move {
-                store.commit_chunk(&applied.commit).await
+                let ack = store.commit_chunk(&applied.commit).await?;
+                activity
+                    .processed
+                    .fetch_add(applied.commit.deltas.attempted, Ordering::Relaxed);
+                Ok(ack)
             }));
         }
         if let Some(previous) = pending_commit.take() {
             let ack = join(previous).await?;
-            if let Some(done) = self.after_commit(&task, ack, sink).await? {
+            if let Some(done) = self.after_commit(task, subtask, &ack, sink).await? {
                 return Ok(done);
             }
         }
-        tracing::debug!(task_id = %task.id, fetch_wait = ?waits.0, apply = ?waits.1, commit_wait = ?waits.2, "pipeline");
+        tracing::debug!(task_id = %task.id, subtask = subtask.index, fetch_wait = ?waits.0, apply = ?waits.1, commit_wait = ?waits.2, "pipeline");
         self.store
-            .finish_task(task.id, worker, FinalState::Success)
+            .finish_subtask(
+                task.id,
+                subtask.index,
+                &self.config.name,
+                FinalState::Success,
+            )
             .await
     }
 
-    /// Reports a committed chunk and, when a cancel was requested, ends the task as REVOKED.
+    /// Reports a committed chunk and, when the task must stop, ends the subtask as REVOKED.
     async fn after_commit(
         &self,
         task: &TaskRecord,
-        ack: coursetasks_store::ChunkAck,
+        subtask: &SubtaskRecord,
+        ack: &ChunkAck,
         sink: &dyn ProgressSink,
     ) -> Result<Option<TaskRecord>, StoreError> {
         let mut snapshot = task.clone();
@@ -272,55 +468,107 @@ impl Worker {
         snapshot.skipped = ack.counts.skipped;
         snapshot.failed = ack.counts.failed;
         snapshot.total = ack.total;
-        snapshot.cursor = ack.cursor;
         snapshot.updated_at = Utc::now();
         sink.chunk_committed(&snapshot);
-        if ack.cancel_requested {
-            tracing::info!(task_id = %task.id, "cancel requested; stopping at the chunk boundary");
+        if ack.stop_requested {
+            tracing::info!(task_id = %task.id, subtask = subtask.index, "stop requested; ending the subtask at the chunk boundary");
             let done = self
                 .store
-                .finish_task(task.id, &self.config.name, FinalState::Revoked)
+                .finish_subtask(
+                    task.id,
+                    subtask.index,
+                    &self.config.name,
+                    FinalState::Revoked,
+                )
                 .await?;
             return Ok(Some(done));
         }
         Ok(None)
     }
 
-    /// Commits what was applied before a fatal error (if anything) and ends the task, FAILURE
-    /// with the error when there is one, SUCCESS otherwise.
+    /// Commits what was applied before a fatal error (if anything) and ends the subtask,
+    /// FAILURE with the error when there is one, SUCCESS otherwise.
     async fn commit_and_finish(
         &self,
         task: &TaskRecord,
+        subtask: &SubtaskRecord,
         applied: AppliedChunk,
         sink: &dyn ProgressSink,
     ) -> Result<TaskRecord, StoreError> {
         if applied.commit.deltas.attempted > 0 {
             let ack = self.store.commit_chunk(&applied.commit).await?;
-            if let Some(done) = self.after_commit(task, ack, sink).await? {
+            self.activity
+                .processed
+                .fetch_add(applied.commit.deltas.attempted, Ordering::Relaxed);
+            if let Some(done) = self.after_commit(task, subtask, &ack, sink).await? {
                 return Ok(done);
             }
         }
         match applied.fatal {
-            Some(error) => self.fail(task, error).await,
+            Some(error) => self.fail(task, subtask, error).await,
             None => {
                 self.store
-                    .finish_task(task.id, &self.config.name, FinalState::Success)
+                    .finish_subtask(
+                        task.id,
+                        subtask.index,
+                        &self.config.name,
+                        FinalState::Success,
+                    )
                     .await
             }
         }
     }
 
-    async fn fail(&self, task: &TaskRecord, error: TaskError) -> Result<TaskRecord, StoreError> {
-        tracing::warn!(task_id = %task.id, error = %error, "task failed");
+    async fn fail(
+        &self,
+        task: &TaskRecord,
+        subtask: &SubtaskRecord,
+        error: TaskError,
+    ) -> Result<TaskRecord, StoreError> {
+        tracing::warn!(task_id = %task.id, subtask = subtask.index, error = %error, "task failed");
         let error = serde_json::to_value(&error).expect("task errors serialize");
         self.store
-            .finish_task(task.id, &self.config.name, FinalState::Failure { error })
+            .finish_subtask(
+                task.id,
+                subtask.index,
+                &self.config.name,
+                FinalState::Failure { error },
+            )
             .await
     }
 }
 
+/// Renews a lease in the background every third of its length, so that a slow step (a count
+/// over a huge table, a large chunk) does not let another worker take over work that is alive.
+/// Stops when the lease is lost.
+fn spawn_heartbeat<F, Fut>(lease: Duration, renew: F) -> JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<LeaseStatus, StoreError>> + Send,
+{
+    tokio::spawn(async move {
+        let period = lease / 3;
+        loop {
+            tokio::time::sleep(period).await;
+            match renew().await {
+                Ok(LeaseStatus::Held { .. }) => {}
+                Ok(LeaseStatus::Lost) => break,
+                Err(e) => tracing::warn!(error = %e, "lease renewal failed"),
+            }
+        }
+    })
+}
+
+/// The subtask a chunk is committed to, and by whom.
+#[derive(Debug, Clone)]
+struct SubtaskLease {
+    task_id: Uuid,
+    index: u32,
+    worker: String,
+}
+
 /// Aborts a background task when dropped.
-struct AbortOnDrop(JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -384,12 +632,12 @@ fn operation<'p>(plan: &'p TaskPlan, index: usize) -> Operation<'p> {
 fn apply_chunk(
     plan: &TaskPlan,
     contexts: &[EventContext],
-    task_id: Uuid,
-    worker: &str,
+    lease: &SubtaskLease,
+    after: i64,
     modules: Vec<ModuleRecord>,
 ) -> AppliedChunk {
     let now = Utc::now();
-    let mut commit = empty_commit(task_id, worker, modules.len());
+    let mut commit = empty_commit(lease, after, modules.len());
     let mut fatal = None;
     for module in &modules {
         let Some(index) = plan.problem_index(&module.usage_key) else {
@@ -433,13 +681,13 @@ fn apply_chunk(
 
 /// The override of a learner who has no module yet: one module is created.
 fn apply_override_without_module(
-    task: &TaskRecord,
+    lease: &SubtaskLease,
+    cursor: i64,
     plan: &TaskPlan,
     contexts: &[EventContext],
-    worker: &str,
 ) -> AppliedChunk {
     let now = Utc::now();
-    let mut commit = empty_commit(task.id, worker, 1);
+    let mut commit = empty_commit(lease, cursor, 1);
     let learner = plan
         .learner
         .as_ref()
@@ -465,15 +713,17 @@ fn apply_override_without_module(
         }
         Err(error) => Some(error),
     };
-    commit.new_cursor = task.cursor;
     AppliedChunk { commit, fatal }
 }
 
-fn empty_commit(task_id: Uuid, worker: &str, capacity: usize) -> ChunkCommit {
+/// A commit that continues from `after` and changes nothing yet.
+fn empty_commit(lease: &SubtaskLease, after: i64, capacity: usize) -> ChunkCommit {
     ChunkCommit {
-        task_id,
-        worker: worker.to_owned(),
-        new_cursor: 0,
+        task_id: lease.task_id,
+        subtask: lease.index,
+        worker: lease.worker.clone(),
+        expected_cursor: after,
+        new_cursor: after,
         deltas: Counts::default(),
         module_updates: Vec::with_capacity(capacity),
         module_inserts: Vec::new(),

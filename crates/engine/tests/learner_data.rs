@@ -189,6 +189,7 @@ async fn export_of_one_problem_and_unknown_names() {
         course_key: SAMPLE_COURSE_KEY.into(),
         usage_keys: vec![problem.into()],
         learner_id: None,
+        until_id: None,
     };
     assert_eq!(n, store.count_modules(&scope).await.unwrap());
     assert!(n > 0);
@@ -288,6 +289,7 @@ async fn bad_state_rows_are_reported_and_good_rows_load() {
         course_key: c.into(),
         usage_keys: vec![],
         learner_id: None,
+        until_id: None,
     };
     assert_eq!(
         store.count_modules(&scope).await.unwrap(),

@@ -587,7 +587,11 @@ async fn an_abandoned_run_resumes_elsewhere_and_processes_every_learner_exactly_
     assert_eq!(done.id, task.id);
     assert_eq!(done.state, TaskState::Success);
     assert_eq!(done.attempted, 500);
-    assert_eq!(done.attempts, 2, "claimed twice");
+    assert_eq!(done.attempts, 1, "planned once");
+    let subtasks = store.list_subtasks(task.id).await.unwrap();
+    assert_eq!(subtasks.len(), 1);
+    assert_eq!(subtasks[0].attempts, 2, "its subtask was claimed twice");
+    assert_eq!(subtasks[0].counts, done.counts());
     let outcomes = all_outcomes(&store, &done).await;
     assert_eq!(outcomes.len(), 500);
     let distinct: HashSet<_> = outcomes.iter().map(|o| o.module_id).collect();

@@ -342,6 +342,7 @@ async fn first_submitter(store: &Store, course_key: &str, problem: &str) -> Resu
         course_key: course_key.to_owned(),
         usage_keys: vec![problem.to_owned()],
         learner_id: None,
+        until_id: None,
     };
     let mut after = 0;
     loop {
