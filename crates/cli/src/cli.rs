@@ -56,8 +56,14 @@ pub enum Command {
     Events(EventsArgs),
     /// Cancel a task: a queued one is revoked at once, a running one stops at its next chunk.
     Cancel(CancelArgs),
-    /// Run queued tasks until interrupted (Ctrl-C finishes the current chunk and stops).
+    /// Run queued tasks until interrupted (Ctrl-C finishes the current chunk and stops). Any
+    /// number of workers, on any number of hosts, may share one database and one task.
     Worker(WorkerArgs),
+    /// List the workers that reported recently: host, process, current subtask, last heartbeat.
+    Workers(WorkersArgs),
+    /// Operator action: mark a queued or running task FAILURE at once (its workers stop at their
+    /// next write). Abandoned work needs no such action: expired leases are taken over.
+    Fail(FailArgs),
     /// The main job, end to end: sample course, synthetic learners, an answer-key fix and a rescore.
     Demo(DemoArgs),
     /// Measure grading and task throughput against baselines measured in the same run.
@@ -353,6 +359,31 @@ pub struct CancelArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct WorkersArgs {
+    /// Also list workers whose last heartbeat is older than this many seconds (they are
+    /// probably gone); entries older than a day are forgotten.
+    #[arg(long, default_value_t = 60)]
+    pub stale_after: u64,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FailArgs {
+    /// The task id.
+    pub task: String,
+    /// Why (recorded as the task's error message).
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct WorkerArgs {
     /// How many tasks this process runs at once.
     #[arg(long, default_value_t = 2)]
@@ -370,6 +401,10 @@ pub struct WorkerArgs {
     /// another worker may take it over (its progress is never lost).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub lease_seconds: u64,
+    /// Learner modules per subtask when this worker plans a task: the share of work one worker
+    /// claims at a time (a few seconds' worth).
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub subtask_size: u64,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -406,4 +441,19 @@ pub struct BenchArgs {
     /// second for --modules rows with peak RSS, against the raw-SQL insert of the same rows.
     #[arg(long)]
     pub import: bool,
+    /// Only the distributed benchmark, on this PostgreSQL server (`postgres://...`; a fresh
+    /// database is created on it for the run and dropped afterwards): a rescore of --modules
+    /// learners by each number of --workers processes, next to the raw-SQL floor, and a burst of
+    /// --burst one-learner tasks.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+    /// Worker process counts for --postgres.
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2, 4])]
+    pub workers: Vec<usize>,
+    /// One-learner tasks in the --postgres claim burst (0: skip it).
+    #[arg(long, default_value_t = 10_000)]
+    pub burst: u64,
+    /// Learner modules per subtask for --postgres.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub subtask_size: u64,
 }

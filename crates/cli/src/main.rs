@@ -88,6 +88,8 @@ fn run_async(command: Command) -> anyhow::Result<()> {
             Command::Events(args) => commands::tasks::events(args).await,
             Command::Cancel(args) => commands::tasks::cancel(args).await,
             Command::Worker(args) => commands::tasks::worker(args).await,
+            Command::Workers(args) => commands::tasks::workers(args).await,
+            Command::Fail(args) => commands::tasks::fail(args).await,
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
             Command::ImportCourse(args) => commands::data::import_course(args).await,

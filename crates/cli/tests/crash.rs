@@ -72,7 +72,9 @@ fn a_worker_killed_at_random_points_loses_nothing_and_repeats_nothing() {
                 "worker",
                 "--exit-when-idle",
                 "--concurrency",
-                "1",
+                "2",
+                "--subtask-size",
+                "400",
                 "--chunk-size",
                 "37",
                 "--lease-seconds",
@@ -126,9 +128,18 @@ fn a_worker_killed_at_random_points_loses_nothing_and_repeats_nothing() {
     assert_eq!(events.len() as u64, done.succeeded, "one event per change");
     let event_learners: HashSet<_> = events.iter().map(|e| e.user_id).collect();
     assert_eq!(event_learners.len(), events.len(), "no event twice");
+    let subtasks = runtime.block_on(store.list_subtasks(id)).unwrap();
+    assert!(subtasks.len() > 4, "the task was split: {}", subtasks.len());
+    assert!(subtasks.iter().all(|s| s.state == TaskState::Success));
+    let attempted: u64 = subtasks.iter().map(|s| s.counts.attempted).sum();
+    assert_eq!(
+        attempted, done.attempted,
+        "the task's counts are its subtasks' sum"
+    );
+    let claims: u32 = subtasks.iter().map(|s| s.attempts).sum();
     eprintln!(
-        "crash test: {kills} kills, {} claims, {total} learners",
-        done.attempts
+        "crash test: {kills} kills, {} subtasks claimed {claims} times, {total} learners",
+        subtasks.len()
     );
     assert!(kills >= 1, "the worker was interrupted at least once");
 }

@@ -30,13 +30,13 @@ use sqlx::ConnectOptions;
 use crate::cli::BenchArgs;
 use crate::display::human_rate;
 
-const COURSE: &str = "course-v1:Bench+B1+2026";
+pub(crate) const COURSE: &str = "course-v1:Bench+B1+2026";
 /// The problem the tasks run on; its block id is the capa benchmark's problem id, so stored
 /// answers line up with its inputs.
-const TASK_PROBLEM: &str = "block-v1:Bench+B1+2026+type@problem+block@bench";
+pub(crate) const TASK_PROBLEM: &str = "block-v1:Bench+B1+2026+type@problem+block@bench";
 /// An identical problem whose modules the raw-SQL floors touch, so that tasks and floors each
 /// start from the same fresh rows.
-const FLOOR_PROBLEM: &str = "block-v1:Bench+B1+2026+type@problem+block@floor";
+pub(crate) const FLOOR_PROBLEM: &str = "block-v1:Bench+B1+2026+type@problem+block@floor";
 
 #[derive(Debug, Serialize)]
 struct GradingFigures {
@@ -68,6 +68,9 @@ struct Figures {
 pub async fn run(args: BenchArgs) -> Result<()> {
     if args.import {
         return super::bench_import::run(&args).await;
+    }
+    if let Some(server) = &args.postgres {
+        return super::bench_postgres::run(&args, server).await;
     }
     let grading = bench_grading();
     if !args.json {
@@ -239,7 +242,7 @@ fn bench_grading() -> GradingFigures {
 }
 
 /// N learners, each with a graded module on the task problem and on the floor problem.
-async fn load(store: &Store, n: u64) -> Result<()> {
+pub(crate) async fn load(store: &Store, n: u64) -> Result<()> {
     let root = "block-v1:Bench+B1+2026+type@course+block@course";
     let block = |key: &str, kind: &str, parent: Option<&str>| BlockRecord {
         usage_key: key.to_owned(),

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_import;
+pub mod bench_postgres;
 pub mod data;
 pub mod demo;
 pub mod engine;

@@ -16,8 +16,8 @@ use coursetasks_tasks::{Target, TaskKind};
 use uuid::Uuid;
 
 use crate::cli::{
-    CancelArgs, EventsArgs, EventsFormat, InitArgs, OutcomeFilter, OutcomesArgs, StatusArgs,
-    SubmitArgs, SubmitKind, TableFormat, TasksArgs, WorkerArgs,
+    CancelArgs, EventsArgs, EventsFormat, FailArgs, InitArgs, OutcomeFilter, OutcomesArgs,
+    StatusArgs, SubmitArgs, SubmitKind, TableFormat, TasksArgs, WorkerArgs, WorkersArgs,
 };
 use crate::display::{LiveProgress, status_text, task_table};
 use crate::{Failure, print_json};
@@ -148,11 +148,117 @@ pub async fn status(args: StatusArgs) -> Result<()> {
     let id = parse_task_id(&args.task)?;
     let store = open_store(&args.db.db).await?;
     let task = load_task(&store, id).await?;
+    let subtasks = store.list_subtasks(id).await?;
     let view = TaskView::new(&task, Utc::now());
     if args.json.json {
-        print_json(&view)
+        let mut value = serde_json::to_value(&view)?;
+        value["subtasks"] = serde_json::to_value(&subtasks)?;
+        print_json(&value)
     } else {
         print!("{}", status_text(&view));
+        if !subtasks.is_empty() {
+            println!("{}", subtask_summary(&subtasks));
+        }
+        Ok(())
+    }
+}
+
+/// `subtasks: 20 (15 done, 3 running, 2 queued)`.
+fn subtask_summary(subtasks: &[coursetasks_store::SubtaskRecord]) -> String {
+    let parts: Vec<String> = TaskState::ALL
+        .into_iter()
+        .filter_map(|state| {
+            let n = subtasks.iter().filter(|s| s.state == state).count();
+            (n > 0).then(|| format!("{n} {}", state.as_str().to_lowercase()))
+        })
+        .collect();
+    let workers: std::collections::BTreeSet<&str> = subtasks
+        .iter()
+        .filter_map(|s| s.lease_owner.as_deref())
+        .collect();
+    format!(
+        "subtasks: {} ({}), run by {} worker{}",
+        subtasks.len(),
+        parts.join(", "),
+        workers.len(),
+        if workers.len() == 1 { "" } else { "s" }
+    )
+}
+
+pub async fn workers(args: WorkersArgs) -> Result<()> {
+    let store = open_store(&args.db.db).await?;
+    let now = Utc::now();
+    let workers = store.list_workers(Duration::from_secs(86_400)).await?;
+    let stale_after =
+        chrono::Duration::seconds(i64::try_from(args.stale_after).unwrap_or(i64::MAX));
+    let rows: Vec<serde_json::Value> = workers
+        .iter()
+        .map(|w| {
+            let age = now - w.last_heartbeat;
+            serde_json::json!({
+                "name": w.name,
+                "host": w.host,
+                "pid": w.pid,
+                "started_at": w.started_at,
+                "last_heartbeat": w.last_heartbeat,
+                "seconds_since_heartbeat": age.num_milliseconds().max(0) as f64 / 1000.0,
+                "live": age <= stale_after,
+                "task_id": w.current.map(|(task, _)| task.to_string()),
+                "subtask": w.current.map(|(_, index)| index),
+                "processed": w.processed,
+            })
+        })
+        .collect();
+    if args.json.json {
+        return print_json(&rows);
+    }
+    if rows.is_empty() {
+        println!("no worker has reported in the last day");
+        return Ok(());
+    }
+    println!(
+        "{:<44} {:>6} {:>10} {:>12}  current",
+        "worker", "state", "heartbeat", "processed"
+    );
+    for (w, row) in workers.iter().zip(&rows) {
+        let current = match w.current {
+            Some((task, index)) => format!("task {task} subtask {index}"),
+            None => "idle".to_owned(),
+        };
+        println!(
+            "{:<44} {:>6} {:>9.1}s {:>12}  {current}",
+            w.name,
+            if row["live"] == true { "live" } else { "stale" },
+            row["seconds_since_heartbeat"].as_f64().unwrap_or_default(),
+            w.processed,
+        );
+    }
+    Ok(())
+}
+
+pub async fn fail(args: FailArgs) -> Result<()> {
+    let id = parse_task_id(&args.task)?;
+    if args.reason.trim().is_empty() {
+        return Err(Failure::usage("--reason must say why the task is failed").into());
+    }
+    let store = open_store(&args.db.db).await?;
+    let task = match store.fail_task(id, args.reason.trim()).await {
+        Ok(task) => task,
+        Err(StoreError::NotFound { .. }) => {
+            return Err(Failure::not_found(format!("no task {id} in this database")).into());
+        }
+        Err(StoreError::TaskFinished { state, .. }) => {
+            return Err(Failure::usage(format!(
+                "task {id} has already finished ({state}); nothing changed"
+            ))
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if args.json.json {
+        print_json(&TaskView::new(&task, Utc::now()))
+    } else {
+        println!("task {id} marked FAILURE: {}", args.reason.trim());
         Ok(())
     }
 }
@@ -374,6 +480,7 @@ pub async fn worker(args: WorkerArgs) -> Result<()> {
     let mut worker_config = WorkerConfig::new(name);
     worker_config.chunk_size = args.chunk_size;
     worker_config.lease = Duration::from_secs(args.lease_seconds);
+    worker_config.subtask_size = args.subtask_size;
     let ran = run_pool(
         store,
         worker_config,
