@@ -296,8 +296,9 @@ pub trait Backend: Send + Sync + 'static {
     /// than `forget_after` are deleted on the way (workers that died without saying so).
     async fn list_workers(&self, forget_after: Duration) -> Result<Vec<WorkerRecord>, StoreError>;
     /// Waits until new work may be available (a task was submitted or split, or a task was
-    /// cancelled) or `timeout` passes, whichever is first. Spurious wake-ups are allowed:
-    /// callers claim and wait again. SQLite wakes waiters of the same process and relies on the
-    /// timeout across processes; PostgreSQL uses LISTEN/NOTIFY across hosts.
+    /// cancelled) or `timeout` passes, whichever is first; returns at once when queued work is
+    /// already there. Spurious wake-ups are allowed: callers claim and wait again. SQLite wakes
+    /// waiters of the same process and relies on the timeout across processes; PostgreSQL uses
+    /// LISTEN/NOTIFY across hosts.
     async fn wait_for_work(&self, timeout: Duration) -> Result<(), StoreError>;
 }

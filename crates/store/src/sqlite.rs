@@ -2585,7 +2585,23 @@ impl Backend for SqliteBackend {
     }
 
     async fn wait_for_work(&self, timeout: Duration) -> Result<(), StoreError> {
-        let _ = tokio::time::timeout(timeout, self.work.notified()).await;
+        // Listen first, then look: a submit between the caller's empty claim and this wait is
+        // then either seen by the query or wakes the listener, never lost.
+        let notified = self.work.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let claimable: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM tasks WHERE state = 'QUEUED') \
+                 OR EXISTS (SELECT 1 FROM subtasks s JOIN tasks t ON t.seq = s.task_seq \
+                            WHERE s.state = 'QUEUED' AND t.state = 'RUNNING' \
+                              AND t.cancel_requested = 0 AND t.error IS NULL)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db("wait_for_work"))?;
+        if !claimable {
+            let _ = tokio::time::timeout(timeout, notified).await;
+        }
         Ok(())
     }
 }

@@ -2739,6 +2739,16 @@ pub async fn wait_for_work_returns_by_its_timeout(store: &Store) {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+pub async fn wait_for_work_returns_at_once_when_work_is_queued(store: &Store) {
+    store.submit_task(&new_task("waiting")).await.unwrap();
+    let started = std::time::Instant::now();
+    store.wait_for_work(Duration::from_secs(20)).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a queued task is work: no waiting for a wake-up that already happened"
+    );
+}
+
 // ----- listings ------------------------------------------------------------------------------------
 
 pub async fn list_tasks_filters_and_order(store: &Store) {
@@ -3112,6 +3122,7 @@ macro_rules! for_each_suite_test {
             fail_task_fails_unfinished_subtasks,
             workers_registry,
             wait_for_work_returns_by_its_timeout,
+            wait_for_work_returns_at_once_when_work_is_queued,
             list_tasks_filters_and_order,
             outcomes_and_events_paging,
             task_state_strings
