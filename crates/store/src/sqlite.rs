@@ -16,6 +16,7 @@ use crate::error::{StoreError, SubmitError};
 use crate::model::*;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
+use futures::TryStreamExt;
 use serde::Serialize;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -1384,38 +1385,51 @@ impl Backend for SqliteBackend {
         every: u64,
     ) -> Result<Vec<i64>, StoreError> {
         const C: &str = "module_split_points";
-        let every = i64::try_from(every.max(1)).unwrap_or(i64::MAX);
+        let every = every.max(1);
         let keys = self.expand_keys(&scope.usage_keys).await?;
-        // Without a learner, one pass over the scan index (course_key, usage_key, id), which
-        // covers `id`: numbering the ids in order and keeping every n-th reads no module row.
-        // A learner filter needs the rows, but one learner has only a few modules.
+        // The ids stream in order and every n-th is kept here, so nothing is buffered: numbering
+        // them in SQL with window functions made SQLite materialize the whole scope (tens of MB
+        // at a million modules). Without a learner the scan index (course_key, usage_key, id)
+        // covers `id`, so no module row is read; for one usage key it is also already in id
+        // order. A learner filter needs the rows, but one learner has only a few modules.
         let learner_filter = if scope.learner_id.is_some() {
             "AND learner_id = ?3"
         } else {
             "AND ?3 IS NULL"
         };
+        let key_filter = match keys.len() {
+            0 => "AND ?4 IS NULL",
+            1 => "AND usage_key = ?4 ->> 0",
+            _ => "AND usage_key IN (SELECT value FROM jsonb_each(?4))",
+        };
         let sql = format!(
-            "SELECT id FROM ( \
-                 SELECT id, row_number() OVER (ORDER BY id) AS n, count(*) OVER () AS total \
-                 FROM learner_modules \
-                 WHERE course_key = ?1 AND id <= ?2 {learner_filter} \
-                   AND (?4 IS NULL OR usage_key IN (SELECT value FROM jsonb_each(?4)))) \
-             WHERE n % ?5 = 0 AND n < total ORDER BY id"
+            "SELECT id FROM learner_modules \
+             WHERE course_key = ?1 AND id <= ?2 {learner_filter} {key_filter} ORDER BY id"
         );
-        let ids: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
+        let keys = if keys.is_empty() {
+            None
+        } else {
+            Some(json_param(C, &keys)?)
+        };
+        let mut ids = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
             .bind(&scope.course_key)
             .bind(scope.until_id.unwrap_or(i64::MAX))
             .bind(scope.learner_id)
-            .bind(if keys.is_empty() {
-                None
-            } else {
-                Some(json_param(C, &keys)?)
-            })
-            .bind(every)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db(C))?;
-        Ok(ids)
+            .bind(keys)
+            .fetch(&self.pool);
+        let mut points = Vec::new();
+        let mut seen = 0u64;
+        while let Some(id) = ids.try_next().await.map_err(StoreError::db(C))? {
+            seen += 1;
+            if seen % every == 0 {
+                points.push(id);
+            }
+        }
+        // A cut after the very last module would leave an empty last range.
+        if seen > 0 && seen % every == 0 {
+            points.pop();
+        }
+        Ok(points)
     }
 
     async fn fetch_modules(
