@@ -1,6 +1,7 @@
 //! Storage for coursetasks: schema, migrations and one driver interface ([`Backend`]) with a
-//! SQLite implementation ([`SqliteBackend`]); a PostgreSQL implementation of the same interface
-//! follows without changes for callers.
+//! SQLite implementation ([`SqliteBackend`], one process, embedded) and a PostgreSQL one
+//! ([`PostgresBackend`], many worker processes on many hosts), chosen by the location given to
+//! [`Store::open`].
 //!
 //! The store keeps plain records: courses and their block trees, problem XML versions,
 //! learners, learner modules (Open edX `courseware_studentmodule`), tasks with their progress
@@ -17,11 +18,13 @@
 mod backend;
 mod error;
 mod model;
+mod postgres;
 mod sqlite;
 
 pub use backend::Backend;
 pub use error::{StoreError, SubmitError};
 pub use model::*;
+pub use postgres::PostgresBackend;
 pub use sqlite::SqliteBackend;
 
 use std::ops::Deref;
@@ -47,9 +50,10 @@ impl Store {
     /// Opens (and creates, for SQLite) the store at `location` and applies pending migrations.
     ///
     /// `location` is a filesystem path, a `sqlite:` URL (`sqlite:path`, `sqlite://path`,
-    /// `sqlite::memory:`), or a `postgres://` URL once that driver exists. Errors name the
-    /// location and what is wrong with it (missing or unwritable directory, not a database,
-    /// created by a newer version, ...).
+    /// `sqlite::memory:`), or a `postgres://` / `postgresql://` URL. Errors name the location
+    /// (with any password hidden) and what is wrong with it (missing or unwritable directory,
+    /// not a database, server unreachable, database missing, authentication refused, created
+    /// by a newer version, ...).
     pub async fn open(location: &str) -> Result<Store, StoreError> {
         let trimmed = location.trim();
         if trimmed.is_empty() {
@@ -59,10 +63,8 @@ impl Store {
             });
         }
         if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
-            return Err(StoreError::BadLocation {
-                location: location.to_string(),
-                reason: "this build has no PostgreSQL driver yet; use a SQLite file path".into(),
-            });
+            let backend = PostgresBackend::open(trimmed).await?;
+            return Ok(Store::from_backend(Arc::new(backend)));
         }
         let backend = SqliteBackend::open(trimmed).await?;
         Ok(Store::from_backend(Arc::new(backend)))

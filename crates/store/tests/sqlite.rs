@@ -98,11 +98,20 @@ async fn bad_locations_say_what_and_where() {
             .to_string()
             .contains("no location")
     );
-    let err = Store::open("postgres://localhost/test")
+    // A postgres URL goes to the PostgreSQL driver: nothing listens on port 1, so it is
+    // refused at once, and the error names the server without the password.
+    let err = Store::open("postgres://ct:hunter2@127.0.0.1:1/test")
         .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("PostgreSQL"), "{err}");
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::BadLocation { .. }), "{text}");
+    assert!(
+        text.contains("postgres://ct:***@127.0.0.1:1/test")
+            && text.contains("PostgreSQL server at 127.0.0.1:1")
+            && text.contains("refused"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
 }
 
 /// Two stores on one file behave like two processes (each has its own connection pool).

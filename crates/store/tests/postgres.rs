@@ -1,0 +1,502 @@
+//! The behaviour suite on PostgreSQL, one fresh database per test, plus what only this driver
+//! has: several processes (pools) on one database, the server clock, connection errors and
+//! transient-error classification.
+//!
+//! Needs `COURSETASKS_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`);
+//! without it every test prints a skip notice and passes, unless
+//! `COURSETASKS_REQUIRE_POSTGRES=1`. See `pg_support`.
+
+mod pg_support;
+mod suite;
+
+use chrono::{DateTime, Utc};
+use coursetasks_store::*;
+use pg_support::{TestDb, fresh_store};
+use std::collections::HashSet;
+use std::time::Duration;
+
+macro_rules! postgres_suite {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some((_db, store)) = fresh_store().await else { return };
+                suite::$name(&store).await;
+            }
+        )*
+    };
+}
+
+for_each_suite_test!(postgres_suite);
+
+/// Several stores (connection pools) on one database, as several worker processes would be.
+async fn stores(db: &TestDb, n: usize) -> Vec<Store> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(db.open().await);
+    }
+    out
+}
+
+/// A second handle on the test database, for raw SQL next to the store.
+async fn raw_handle(db: &TestDb) -> PostgresBackend {
+    PostgresBackend::open(&db.url).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claimers_from_several_pools_never_share_a_task() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let stores = stores(&db, 3).await;
+    for i in 0..60 {
+        stores[i % 3]
+            .submit_task(&suite::new_task(&format!("t{i}")))
+            .await
+            .unwrap();
+    }
+    let claimers: Vec<_> = (0..9)
+        .map(|n| {
+            let store = stores[n % 3].clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(t) = store
+                    .claim_task(&format!("worker-{n}"), Duration::from_secs(60))
+                    .await
+                    .unwrap()
+                {
+                    assert_eq!(
+                        t.lease_owner.as_deref(),
+                        Some(format!("worker-{n}").as_str())
+                    );
+                    got.push(t.id);
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for c in claimers {
+        all.extend(c.await.unwrap());
+    }
+    let unique: HashSet<_> = all.iter().collect();
+    assert_eq!((all.len(), unique.len()), (60, 60));
+    // Every task is RUNNING, claimed exactly once.
+    let tasks = stores[0].list_tasks(&TaskFilter::default()).await.unwrap();
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t.state == TaskState::Running && t.attempts == 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dedup_under_concurrent_submits_from_several_pools() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let stores = stores(&db, 4).await;
+    for round in 0..5 {
+        let task_key = format!("race{round}");
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let store = stores[i % 4].clone();
+                let task = suite::new_task(&task_key);
+                tokio::spawn(async move { store.submit_task(&task).await })
+            })
+            .collect();
+        let mut won = Vec::new();
+        let mut refused = Vec::new();
+        for h in handles {
+            match h.await.unwrap() {
+                Ok(t) => won.push(t.id),
+                Err(SubmitError::AlreadyRunning { existing }) => refused.push(existing.id),
+                Err(e) => panic!("unexpected error {e}"),
+            }
+        }
+        assert_eq!((won.len(), refused.len()), (1, 15));
+        assert!(refused.iter().all(|id| *id == won[0]));
+    }
+
+    // Submissions racing with a worker that keeps finishing the blocking task: a refusal
+    // always names a task that was active, nothing else fails, and there is never more than one
+    // active task per key.
+    let finisher = {
+        let store = stores[0].clone();
+        tokio::spawn(async move {
+            let mut finished = 0;
+            while finished < 15 {
+                match store
+                    .claim_task("finisher", Duration::from_secs(60))
+                    .await
+                    .unwrap()
+                {
+                    Some(t) => {
+                        store
+                            .finish_task(t.id, "finisher", FinalState::Success)
+                            .await
+                            .unwrap();
+                        finished += 1;
+                    }
+                    None => tokio::task::yield_now().await,
+                }
+            }
+        })
+    };
+    let submitters: Vec<_> = (1..4)
+        .map(|i| {
+            let store = stores[i].clone();
+            tokio::spawn(async move {
+                for _ in 0..40 {
+                    match store.submit_task(&suite::new_task("churn")).await {
+                        Ok(_) => {}
+                        Err(SubmitError::AlreadyRunning { existing }) => {
+                            assert!(!existing.state.is_ready(), "{existing:?}");
+                        }
+                        Err(e) => panic!("unexpected error {e}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for s in submitters {
+        s.await.unwrap();
+    }
+    // Let the finisher drain what is left (it needs 15 finishes; submit until it has them).
+    while !finisher.is_finished() {
+        let _ = stores[1].submit_task(&suite::new_task("churn")).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    finisher.await.unwrap();
+    let active = stores[0]
+        .list_tasks(&TaskFilter {
+            task_key: Some("churn".into()),
+            states: vec![TaskState::Queued, TaskState::Running],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(active.len() <= 1, "{active:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_times_come_from_the_server_clock() {
+    let Some((db, store)) = fresh_store().await else {
+        return;
+    };
+    let raw = raw_handle(&db).await;
+    let server_now = || async {
+        sqlx::query_scalar::<_, DateTime<Utc>>("SELECT clock_timestamp()")
+            .fetch_one(raw.pool())
+            .await
+            .unwrap()
+    };
+    store.submit_task(&suite::new_task("clock")).await.unwrap();
+    let before = server_now().await;
+    let task = store
+        .claim_task("w", Duration::from_millis(90_500))
+        .await
+        .unwrap()
+        .unwrap();
+    let after = server_now().await;
+    let started = task.started_at.unwrap();
+    assert!(
+        before <= started && started <= after,
+        "{before} {started} {after}"
+    );
+    // Start and end of the lease come from one server timestamp: exactly the lease apart.
+    assert_eq!(
+        task.lease_expires_at.unwrap() - started,
+        chrono::Duration::milliseconds(90_500)
+    );
+    assert_eq!(task.updated_at, started);
+
+    // Renewal and chunk commits extend from the server's now, by the given / last length.
+    store
+        .renew_lease(task.id, "w", Duration::from_secs(7))
+        .await
+        .unwrap();
+    let renewed = store.get_task(task.id).await.unwrap().unwrap();
+    assert_eq!(
+        renewed.lease_expires_at.unwrap() - renewed.updated_at,
+        chrono::Duration::seconds(7)
+    );
+    let ack = store
+        .commit_chunk(&ChunkCommit {
+            task_id: task.id,
+            worker: "w".into(),
+            new_cursor: 0,
+            deltas: Counts::default(),
+            module_updates: vec![],
+            module_inserts: vec![],
+            module_deletes: vec![],
+            outcomes: vec![],
+            events: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(ack.cursor, 0);
+    let committed = store.get_task(task.id).await.unwrap().unwrap();
+    assert!(committed.updated_at >= renewed.updated_at);
+    assert_eq!(
+        committed.lease_expires_at.unwrap() - committed.updated_at,
+        chrono::Duration::seconds(7)
+    );
+
+    // Expiry is judged by the server too: a lease that ended by the server's clock is
+    // reclaimable whatever this process's clock says.
+    sqlx::query("UPDATE tasks SET lease_expires_at = now() - interval '1 second' WHERE id = $1")
+        .bind(task.id)
+        .execute(raw.pool())
+        .await
+        .unwrap();
+    let rescued = store
+        .claim_task("rescuer", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((rescued.id, rescued.attempts), (task.id, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn several_processes_open_a_fresh_database_at_once() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    // Each open migrates; sqlx's advisory lock makes the others wait and then find the
+    // schema in place.
+    let opens: Vec<_> = (0..6)
+        .map(|_| {
+            let url = db.url.clone();
+            tokio::spawn(async move { Store::open(&url).await })
+        })
+        .collect();
+    let mut opened = Vec::new();
+    for o in opens {
+        opened.push(o.await.unwrap().unwrap());
+    }
+    let t = opened[0].submit_task(&suite::new_task("x")).await.unwrap();
+    assert_eq!(opened[5].get_task(t.id).await.unwrap().unwrap().id, t.id);
+}
+
+#[tokio::test]
+async fn connection_errors_say_what_and_where_without_the_password() {
+    // Nothing listens on port 1: refused at once.
+    let err = Store::open("postgres://ct:hunter2@127.0.0.1:1/coursetasks")
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::BadLocation { .. }), "{text}");
+    assert!(
+        text.contains("127.0.0.1:1") && text.contains("refused"),
+        "{text}"
+    );
+    assert!(
+        text.contains("postgres://ct:***@127.0.0.1:1/coursetasks"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+
+    let err = Store::open("postgresql://ct@127.0.0.1:1/x?password=hunter2")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("hunter2"), "{err}");
+
+    let err = Store::open("postgres://ct@127.0.0.1:5432/x?sslmode=bogus")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a usable PostgreSQL URL"), "{err}");
+
+    // A missing database, on a real server.
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let missing = pg_support::with_database(&db.url, "ct_no_such_database");
+    let err = Store::open(&missing).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::BadLocation { .. }), "{text}");
+    assert!(
+        text.contains("database \"ct_no_such_database\" does not exist"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_errors_are_recognised() {
+    let Some((db, store)) = fresh_store().await else {
+        return;
+    };
+    let raw = raw_handle(&db).await;
+
+    // A connection the server ends (an administrator, a failover): 57P01 or a closed socket.
+    let mut victim = raw.pool().acquire().await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *victim)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(raw.pool())
+        .await
+        .unwrap();
+    let source = sqlx::query("SELECT 1")
+        .execute(&mut *victim)
+        .await
+        .unwrap_err();
+    let err = StoreError::Database {
+        context: "test",
+        source,
+    };
+    assert!(PostgresBackend::is_transient(&err), "{err:?}");
+
+    // A deadlock between two transactions: one of them gets 40P01.
+    sqlx::query("CREATE TABLE pair (id int PRIMARY KEY, n int)")
+        .execute(raw.pool())
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO pair VALUES (1, 0), (2, 0)")
+        .execute(raw.pool())
+        .await
+        .unwrap();
+    let mut a = raw.pool().begin().await.unwrap();
+    let mut b = raw.pool().begin().await.unwrap();
+    sqlx::query("UPDATE pair SET n = n + 1 WHERE id = 1")
+        .execute(&mut *a)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE pair SET n = n + 1 WHERE id = 2")
+        .execute(&mut *b)
+        .await
+        .unwrap();
+    let (ra, rb) = tokio::join!(
+        sqlx::query("UPDATE pair SET n = n + 1 WHERE id = 2").execute(&mut *a),
+        sqlx::query("UPDATE pair SET n = n + 1 WHERE id = 1").execute(&mut *b),
+    );
+    let source = ra
+        .err()
+        .or(rb.err())
+        .expect("one side is chosen as the deadlock victim");
+    let err = StoreError::Database {
+        context: "test",
+        source,
+    };
+    assert!(PostgresBackend::is_transient(&err), "{err:?}");
+    drop((a, b));
+
+    // Input and data errors are not transient.
+    let t = suite::new_task("k2");
+    store.submit_task(&t).await.unwrap();
+    let dup = NewTask {
+        task_key: "k3".into(),
+        ..t
+    };
+    match store.submit_task(&dup).await {
+        Err(SubmitError::Store(e @ StoreError::Conflict { .. })) => {
+            assert!(!PostgresBackend::is_transient(&e))
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let lost = store
+        .finish_task(uuid::Uuid::new_v4(), "w", FinalState::Success)
+        .await
+        .unwrap_err();
+    assert!(!PostgresBackend::is_transient(&lost));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_is_kept_byte_for_byte() {
+    let Some((_db, store)) = fresh_store().await else {
+        return;
+    };
+    suite::seed(&store, 1).await;
+    let odd_states = [
+        "not json {",
+        "{\"b\": 1,   \"a\": [1.50, 2e3]}",
+        "{\"emoji\": \"\u{1F600}\", \"tab\": \"\t\", \"quote\": \"\\\"\"}",
+        "",
+    ];
+    let p = suite::key("problem", "p1");
+    let mut module = store
+        .get_module(1001, suite::COURSE, &p)
+        .await
+        .unwrap()
+        .unwrap();
+    for state in odd_states {
+        module.state = Some(state.to_string());
+        store
+            .upsert_modules(std::slice::from_ref(&module))
+            .await
+            .unwrap();
+        let got = store
+            .get_module(1001, suite::COURSE, &p)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.state.as_deref(), Some(state));
+    }
+    // Block settings keep their key order (TEXT, not jsonb).
+    let mut block = store.get_block(&p).await.unwrap().unwrap();
+    block.settings =
+        serde_json::from_str(r#"{"zeta": 1, "alpha": 2, "mid": {"y": 1, "x": 2}}"#).unwrap();
+    store
+        .upsert_blocks(std::slice::from_ref(&block))
+        .await
+        .unwrap();
+    let got = store.get_block(&p).await.unwrap().unwrap();
+    assert_eq!(
+        got.settings.to_string(),
+        r#"{"zeta":1,"alpha":2,"mid":{"y":1,"x":2}}"#
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_ids_push_later_ids_above_them() {
+    let Some((_db, store)) = fresh_store().await else {
+        return;
+    };
+    suite::seed(&store, 2).await;
+    let mut module = store
+        .get_module(1001, suite::COURSE, &suite::key("problem", "p1"))
+        .await
+        .unwrap()
+        .unwrap();
+    module.id = 7_000_000;
+    module.usage_key = suite::key("problem", "p3");
+    let report = store.import_modules(&[module]).await.unwrap();
+    assert_eq!((report.written, report.rejected.len()), (1, 0));
+    store
+        .insert_modules(&[NewModule {
+            learner_id: 1002,
+            course_key: suite::COURSE.into(),
+            usage_key: suite::key("problem", "p3"),
+            module_type: "problem".into(),
+            state: None,
+            grade: None,
+            max_grade: None,
+        }])
+        .await
+        .unwrap();
+    let later = store
+        .get_module(1002, suite::COURSE, &suite::key("problem", "p3"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(later.id > 7_000_000, "{}", later.id);
+
+    // Duplicates within one import are applied in order, the last one winning.
+    let mut first = later.clone();
+    first.id = 0;
+    first.state = Some("first".into());
+    let mut second = first.clone();
+    second.state = Some("second".into());
+    let report = store.import_modules(&[first, second]).await.unwrap();
+    assert_eq!((report.written, report.rejected.len()), (2, 0));
+    let got = store
+        .get_module(1002, suite::COURSE, &suite::key("problem", "p3"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((got.id, got.state.as_deref()), (later.id, Some("second")));
+}
