@@ -500,3 +500,153 @@ async fn imported_ids_push_later_ids_above_them() {
         .unwrap();
     assert_eq!((got.id, got.state.as_deref()), (later.id, Some("second")));
 }
+
+/// Throughput of the hot path, for measurements rather than checks (`cargo test --release -p
+/// coursetasks-store --test postgres -- --ignored --nocapture throughput`): bulk module
+/// inserts, then a rescore-like task over every module in chunks of 1,000 (page fetch, then one
+/// commit with module updates, outcomes and 1.5 KB events). `CT_BENCH_MODULES` sets the size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn throughput() {
+    use std::time::Instant;
+    let Some((_db, store)) = fresh_store().await else {
+        return;
+    };
+    let n: i64 = std::env::var("CT_BENCH_MODULES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    suite::seed(&store, 0).await;
+    let learners: Vec<LearnerRecord> = (1..=n)
+        .map(|i| LearnerRecord {
+            id: i,
+            username: format!("bench{i}"),
+            email: format!("bench{i}@example.com"),
+        })
+        .collect();
+    let started = Instant::now();
+    for batch in learners.chunks(10_000) {
+        store.upsert_learners(batch).await.unwrap();
+    }
+    let learner_rate = n as f64 / started.elapsed().as_secs_f64();
+    let p1 = suite::key("problem", "p1");
+    let state = |i: i64| {
+        format!(
+            r#"{{"correct_map": {{"{p1}_2_1": {{"correctness": "incorrect", "npoints": null, "msg": "", "hint": "", "hintmode": null, "queuestate": null}}}}, "input_state": {{"{p1}_2_1": {{}}}}, "last_submission_time": "2026-03-0{}T12:00:00Z", "attempts": 1, "seed": {i}, "done": true, "student_answers": {{"{p1}_2_1": "{i}"}}, "has_saved_answers": false}}"#,
+            i % 9 + 1
+        )
+    };
+    let modules: Vec<NewModule> = (1..=n)
+        .map(|i| NewModule {
+            learner_id: i,
+            course_key: suite::COURSE.into(),
+            usage_key: p1.clone(),
+            module_type: "problem".into(),
+            state: Some(state(i)),
+            grade: Some(0.0),
+            max_grade: Some(1.0),
+        })
+        .collect();
+    let started = Instant::now();
+    for batch in modules.chunks(10_000) {
+        store.insert_modules(batch).await.unwrap();
+    }
+    let insert_rate = n as f64 / started.elapsed().as_secs_f64();
+    drop(modules);
+
+    store.submit_task(&suite::new_task("bench")).await.unwrap();
+    let task = store
+        .claim_task("bench", Duration::from_secs(600))
+        .await
+        .unwrap()
+        .unwrap();
+    let scope = ModuleScope {
+        course_key: suite::COURSE.into(),
+        usage_keys: vec![p1.clone()],
+        learner_id: None,
+    };
+    let (mut fetch, mut commit) = (Duration::ZERO, Duration::ZERO);
+    let mut cursor = 0;
+    let started = Instant::now();
+    loop {
+        let t = Instant::now();
+        let page = store.fetch_modules(&scope, cursor, 1000).await.unwrap();
+        fetch += t.elapsed();
+        if page.is_empty() {
+            break;
+        }
+        cursor = page.last().unwrap().id;
+        let now = Utc::now();
+        let chunk = ChunkCommit {
+            task_id: task.id,
+            worker: "bench".into(),
+            new_cursor: cursor,
+            deltas: Counts {
+                attempted: page.len() as u64,
+                succeeded: page.len() as u64,
+                ..Counts::default()
+            },
+            module_updates: page
+                .iter()
+                .map(|m| ModuleUpdate {
+                    id: m.id,
+                    state: m.state.as_ref().map(|s| s.replace("incorrect", "correct")),
+                    grade: Some(1.0),
+                    max_grade: Some(1.0),
+                    modified: now,
+                })
+                .collect(),
+            module_inserts: vec![],
+            module_deletes: vec![],
+            outcomes: page
+                .iter()
+                .map(|m| NewOutcome {
+                    module_id: Some(m.id),
+                    learner_id: m.learner_id,
+                    username: m.username.clone(),
+                    usage_key: m.usage_key.clone(),
+                    status: OutcomeStatus::Succeeded,
+                    reason: None,
+                    old_grade: m.grade,
+                    old_max_grade: m.max_grade,
+                    new_grade: Some(1.0),
+                    new_max_grade: Some(1.0),
+                })
+                .collect(),
+            events: page
+                .iter()
+                .map(|m| NewEvent {
+                    task_id: None,
+                    event_type: "edx.grades.problem.rescored".into(),
+                    time: now,
+                    username: m.username.clone(),
+                    user_id: m.learner_id,
+                    course_key: m.course_key.clone(),
+                    usage_key: Some(m.usage_key.clone()),
+                    requester: "staff".into(),
+                    payload: serde_json::json!({
+                        "problem_id": m.usage_key,
+                        "new_weighted_earned": 1.0,
+                        "new_weighted_possible": 1.0,
+                        "only_if_higher": false,
+                        "previous_state": m.state,
+                    })
+                    .to_string(),
+                })
+                .collect(),
+        };
+        let t = Instant::now();
+        store.commit_chunk(&chunk).await.unwrap();
+        commit += t.elapsed();
+    }
+    let total = started.elapsed();
+    println!(
+        "postgres, {n} modules: learners {learner_rate:.0}/s, module inserts {insert_rate:.0}/s; \
+         task {:.0} modules/s (fetch {:.2}s, commit {:.2}s, total {:.2}s)",
+        n as f64 / total.as_secs_f64(),
+        fetch.as_secs_f64(),
+        commit.as_secs_f64(),
+        total.as_secs_f64()
+    );
+    assert_eq!(store.count_outcomes(task.id, None).await.unwrap(), n as u64);
+}
