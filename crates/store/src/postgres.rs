@@ -12,21 +12,34 @@
 //!   'RUNNING'`; that row lock is held to commit, so a lease cannot change under a chunk.
 //! - Batches travel as typed arrays (`$1::bigint[]`, `$2::text[]`, …) expanded with `unnest`:
 //!   one statement per kind of row, binary-encoded, with nothing to escape.
+//! - Transactions that touch a subtask and its task lock the subtask first, then the task; and
+//!   every one that ends a subtask locks the task before it looks whether any sibling is still
+//!   live, so that of two siblings ending at once the second always sees the first and ends the
+//!   task (a check without that lock would see neither commit and leave the task running).
+//! - Wake-ups: `pg_notify` on [`WORK_CHANNEL`] in the transaction that submits, splits or
+//!   cancels; each process that waits for work holds one `LISTEN` connection.
 //!
 //! Errors worth retrying (lost connection, server shutdown, deadlock, serialization failure,
-//! pool timeout) are recognised by [`PostgresBackend::is_transient`].
+//! pool timeout) are recognised by [`StoreError::is_transient`].
 
 use crate::backend::Backend;
 use crate::error::{StoreError, SubmitError};
 use crate::model::*;
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Row};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::sync::Notify;
 use uuid::Uuid;
+
+/// The `LISTEN`/`NOTIFY` channel on which submits, splits and cancels announce new work. The
+/// payload is the task id (for people watching with `LISTEN`; waiters only need the wake-up).
+pub const WORK_CHANNEL: &str = "coursetasks_work";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -60,6 +73,27 @@ pub struct PostgresBackend {
     pool: PgPool,
     /// The URL as given, with any password replaced (for messages).
     location: String,
+    /// For the listener's own connection.
+    options: PgConnectOptions,
+    wakeups: Arc<Wakeups>,
+}
+
+/// Wake-ups of this process's `wait_for_work` callers, fed by one background task that holds a
+/// `LISTEN` connection (started by the first wait, so a store that never waits opens none).
+struct Wakeups {
+    /// Woken by every notification, by this process's own submits, splits and cancels, and
+    /// after each (re)connection of the listener (notifications may have been missed).
+    waiters: Arc<Notify>,
+    /// Tells the listener task to end: the last handle on this store is gone.
+    stop: Arc<Notify>,
+    started: AtomicBool,
+}
+
+impl Drop for Wakeups {
+    fn drop(&mut self) {
+        // A permit is stored if the task is not waiting right now, so it cannot be missed.
+        self.stop.notify_one();
+    }
 }
 
 impl std::fmt::Debug for PostgresBackend {
@@ -134,31 +168,12 @@ fn connect_reason(options: &PgConnectOptions, err: &sqlx::Error) -> String {
     }
 }
 
-/// Whether an operation that failed with `err` may succeed if simply tried again: the
-/// connection was lost or reset, the server is shutting down or restarting (`57P01`,
-/// `57P02`, `57P03`), the transaction lost a serialization or deadlock race (`40001`,
-/// `40P01`), a lock or statement timed out (`55P03`, `57014` from `lock_timeout` /
-/// `statement_timeout`), the server had no connection slot (`53300`), or the pool found no
-/// connection in time. Anything about the input or the data (constraint violations, lost
-/// leases, missing rows) is not.
-fn sqlx_error_is_transient(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => {
-            let code = db.code();
-            let code = code.as_deref().unwrap_or("");
-            // Class 08: connection exceptions.
-            code.starts_with("08")
-                || matches!(
-                    code,
-                    "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300" | "55P03" | "57014"
-                )
-        }
-        _ => false,
-    }
+/// Failures to reach the server at all (as opposed to errors the server reported).
+fn is_connection_error(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut
+    )
 }
 
 impl PostgresBackend {
@@ -204,20 +219,23 @@ impl PostgresBackend {
                     "the database was migrated by a newer coursetasks (unknown migration {v})"
                 )));
             }
-            Err(sqlx::migrate::MigrateError::Execute(e)) if !sqlx_error_is_transient(&e) => {
-                return Err(StoreError::Migration {
-                    location,
-                    source: sqlx::migrate::MigrateError::Execute(e),
-                });
-            }
-            Err(sqlx::migrate::MigrateError::Execute(e)) => {
+            Err(sqlx::migrate::MigrateError::Execute(e)) if is_connection_error(&e) => {
                 return Err(bad(connect_reason(&options, &e)));
             }
             Err(source) => {
                 return Err(StoreError::Migration { location, source });
             }
         }
-        Ok(PostgresBackend { pool, location })
+        Ok(PostgresBackend {
+            pool,
+            location,
+            options,
+            wakeups: Arc::new(Wakeups {
+                waiters: Arc::new(Notify::new()),
+                stop: Arc::new(Notify::new()),
+                started: AtomicBool::new(false),
+            }),
+        })
     }
 
     /// The connection pool, for diagnostics and benchmarks that compare against raw SQL.
@@ -228,23 +246,6 @@ impl PostgresBackend {
     /// The URL this store was opened with, password hidden.
     pub fn location(&self) -> &str {
         &self.location
-    }
-
-    /// Whether `err` is worth retrying as is: a lost or reset connection, a server shutting
-    /// down or starting (`57P01`/`57P02`/`57P03`), a serialization failure (`40001`), a
-    /// deadlock (`40P01`), a lock or statement timeout, no free connection on the server or in
-    /// the pool. Input and data errors (conflicts, lost leases, missing rows, corrupt values)
-    /// are not; neither is a failed migration.
-    ///
-    /// A retried write is safe: every write of this driver is one transaction, rolled back
-    /// when it fails. (A commit whose acknowledgement was lost may have been applied; chunk
-    /// commits are idempotent for outcomes, and counters are what the retry then adds again —
-    /// callers that retry a chunk after a lost connection should re-read the task first.)
-    pub fn is_transient(err: &StoreError) -> bool {
-        match err {
-            StoreError::Database { source, .. } => sqlx_error_is_transient(source),
-            _ => false,
-        }
     }
 
     async fn write_tx(
@@ -347,7 +348,7 @@ fn keep_last<'a, T, K: Eq + Hash>(items: &'a [T], key: impl Fn(&'a T) -> K) -> (
 macro_rules! task_cols {
     () => {
         "id, course_key, task_type, task_key, input, requester, state, created_at, started_at, \
-         updated_at, finished_at, total, attempted, succeeded, skipped, failed, cursor, \
+         updated_at, finished_at, total, attempted, succeeded, skipped, failed, subtasks, \
          cancel_requested, lease_owner, lease_expires_at, attempts, error"
     };
 }
@@ -419,11 +420,49 @@ fn task_from_row(row: &PgRow) -> Result<TaskRecord, StoreError> {
         succeeded: count(get(row, "succeeded", C)?),
         skipped: count(get(row, "skipped", C)?),
         failed: count(get(row, "failed", C)?),
-        cursor: get(row, "cursor", C)?,
+        subtasks: u32::try_from(get::<i32>(row, "subtasks", C)?).unwrap_or(0),
         cancel_requested: get(row, "cancel_requested", C)?,
         lease_owner: get(row, "lease_owner", C)?,
         lease_expires_at: get(row, "lease_expires_at", C)?,
         attempts: u32::try_from(attempts).unwrap_or(0),
+        error: error
+            .map(|text| serde_json::from_str(&text).map_err(|e| StoreError::corrupt(C, e)))
+            .transpose()?,
+    })
+}
+
+/// Subtask columns, from `subtasks s JOIN tasks t`.
+macro_rules! subtask_cols {
+    () => {
+        "t.id AS task_id, s.idx, s.after_id, s.until_id, s.state, s.cursor, s.attempted, \
+         s.succeeded, s.skipped, s.failed, s.lease_owner, s.lease_expires_at, s.attempts, \
+         s.started_at, s.updated_at, s.finished_at, s.error"
+    };
+}
+
+fn subtask_from_row(row: &PgRow) -> Result<SubtaskRecord, StoreError> {
+    const C: &str = "decode subtask";
+    let state: String = get(row, "state", C)?;
+    let error: Option<String> = get(row, "error", C)?;
+    Ok(SubtaskRecord {
+        task_id: get(row, "task_id", C)?,
+        index: u32::try_from(get::<i32>(row, "idx", C)?).map_err(|e| StoreError::corrupt(C, e))?,
+        after_id: get(row, "after_id", C)?,
+        until_id: get(row, "until_id", C)?,
+        state: TaskState::from_str(&state).map_err(|e| StoreError::corrupt(C, e))?,
+        cursor: get(row, "cursor", C)?,
+        counts: Counts {
+            attempted: count(get(row, "attempted", C)?),
+            succeeded: count(get(row, "succeeded", C)?),
+            skipped: count(get(row, "skipped", C)?),
+            failed: count(get(row, "failed", C)?),
+        },
+        lease_owner: get(row, "lease_owner", C)?,
+        lease_expires_at: get(row, "lease_expires_at", C)?,
+        attempts: u32::try_from(get::<i32>(row, "attempts", C)?).unwrap_or(0),
+        started_at: get(row, "started_at", C)?,
+        updated_at: get(row, "updated_at", C)?,
+        finished_at: get(row, "finished_at", C)?,
         error: error
             .map(|text| serde_json::from_str(&text).map_err(|e| StoreError::corrupt(C, e)))
             .transpose()?,
@@ -1251,28 +1290,34 @@ impl Backend for PostgresBackend {
     async fn count_modules(&self, scope: &ModuleScope) -> Result<u64, StoreError> {
         const C: &str = "count_modules";
         let keys = self.expand_keys(&scope.usage_keys).await?;
+        let until = scope.until_id.unwrap_or(i64::MAX);
         let query = match (scope.learner_id, keys.is_empty()) {
             (Some(learner), true) => sqlx::query_scalar(
-                "SELECT count(*) FROM learner_modules WHERE learner_id = $1 AND course_key = $2",
+                "SELECT count(*) FROM learner_modules WHERE learner_id = $1 AND course_key = $2 \
+                   AND id <= $3",
             )
             .bind(learner)
-            .bind(&scope.course_key),
+            .bind(&scope.course_key)
+            .bind(until),
             (Some(learner), false) => sqlx::query_scalar(
                 "SELECT count(*) FROM learner_modules WHERE learner_id = $1 AND course_key = $2 \
-                   AND usage_key = ANY($3::text[])",
+                   AND id <= $3 AND usage_key = ANY($4::text[])",
             )
             .bind(learner)
             .bind(&scope.course_key)
+            .bind(until)
             .bind(&keys),
-            (None, true) => {
-                sqlx::query_scalar("SELECT count(*) FROM learner_modules WHERE course_key = $1")
-                    .bind(&scope.course_key)
-            }
-            (None, false) => sqlx::query_scalar(
-                "SELECT count(*) FROM learner_modules WHERE course_key = $1 \
-                   AND usage_key = ANY($2::text[])",
+            (None, true) => sqlx::query_scalar(
+                "SELECT count(*) FROM learner_modules WHERE course_key = $1 AND id <= $2",
             )
             .bind(&scope.course_key)
+            .bind(until),
+            (None, false) => sqlx::query_scalar(
+                "SELECT count(*) FROM learner_modules WHERE course_key = $1 AND id <= $2 \
+                   AND usage_key = ANY($3::text[])",
+            )
+            .bind(&scope.course_key)
+            .bind(until)
             .bind(&keys),
         };
         let n: i64 = query
@@ -1295,6 +1340,7 @@ impl Backend for PostgresBackend {
         let keys = self.expand_keys(&scope.usage_keys).await?;
         let limit = page_limit(limit);
         let key_filter = (!keys.is_empty()).then_some(&keys);
+        let until = scope.until_id.unwrap_or(i64::MAX);
         let rows = if let Some(learner) = scope.learner_id {
             // One learner has few modules: the unique (learner, usage, course) index finds them
             // all and sorting them is cheap.
@@ -1302,7 +1348,7 @@ impl Backend for PostgresBackend {
                 "SELECT ",
                 module_cols!(),
                 " FROM learner_modules m JOIN learners l ON l.id = m.learner_id \
-                  WHERE m.learner_id = $1 AND m.course_key = $2 AND m.id > $3 \
+                  WHERE m.learner_id = $1 AND m.course_key = $2 AND m.id > $3 AND m.id <= $6 \
                     AND ($4::text[] IS NULL OR m.usage_key = ANY($4::text[])) \
                   ORDER BY m.id LIMIT $5"
             ))
@@ -1311,6 +1357,7 @@ impl Backend for PostgresBackend {
             .bind(after_id)
             .bind(key_filter)
             .bind(limit)
+            .bind(until)
             .fetch_all(&self.pool)
             .await
         } else if keys.len() == 1 {
@@ -1320,13 +1367,14 @@ impl Backend for PostgresBackend {
                 "SELECT ",
                 module_cols!(),
                 " FROM learner_modules m JOIN learners l ON l.id = m.learner_id \
-                  WHERE m.course_key = $1 AND m.usage_key = $2 AND m.id > $3 \
+                  WHERE m.course_key = $1 AND m.usage_key = $2 AND m.id > $3 AND m.id <= $5 \
                   ORDER BY m.id LIMIT $4"
             ))
             .bind(&scope.course_key)
             .bind(&keys[0])
             .bind(after_id)
             .bind(limit)
+            .bind(until)
             .fetch_all(&self.pool)
             .await
         } else if !keys.is_empty() && keys.len() <= MAX_MERGED_KEYS {
@@ -1339,6 +1387,7 @@ impl Backend for PostgresBackend {
                   CROSS JOIN LATERAL ( \
                       SELECT id FROM learner_modules \
                       WHERE course_key = $1 AND usage_key = k.usage_key AND id > $3 \
+                        AND id <= $5 \
                       ORDER BY id LIMIT $4) AS page \
                   JOIN learner_modules m ON m.id = page.id \
                   JOIN learners l ON l.id = m.learner_id \
@@ -1348,6 +1397,7 @@ impl Backend for PostgresBackend {
             .bind(&keys)
             .bind(after_id)
             .bind(limit)
+            .bind(until)
             .fetch_all(&self.pool)
             .await
         } else {
@@ -1358,7 +1408,7 @@ impl Backend for PostgresBackend {
                 "SELECT ",
                 module_cols!(),
                 " FROM learner_modules m JOIN learners l ON l.id = m.learner_id \
-                  WHERE m.id > $2 AND m.course_key = $1 \
+                  WHERE m.id > $2 AND m.id <= $5 AND m.course_key = $1 \
                     AND ($3::text[] IS NULL OR m.usage_key = ANY($3::text[])) \
                   ORDER BY m.id LIMIT $4"
             ))
@@ -1366,6 +1416,7 @@ impl Backend for PostgresBackend {
             .bind(after_id)
             .bind(key_filter)
             .bind(limit)
+            .bind(until)
             .fetch_all(&self.pool)
             .await
         }
@@ -1416,14 +1467,19 @@ impl Backend for PostgresBackend {
             // The partial unique index decides. A concurrent identical insert that is not yet
             // committed makes this one wait for it; ON CONFLICT then turns the refusal into "no
             // row", and the blocking task is read by the next statement.
+            //
+            // The notification is part of the same statement (so of its transaction): it is
+            // sent when, and only if, the task is committed.
             let inserted = sqlx::query(concat!(
-                "INSERT INTO tasks (id, course_key, task_type, task_key, input, requester, state, \
-                                    created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'QUEUED', now(), now()) \
-                 ON CONFLICT (course_key, task_type, task_key) \
-                     WHERE state IN ('QUEUED', 'RUNNING') DO NOTHING \
-                 RETURNING ",
-                task_cols!()
+                "WITH inserted AS ( \
+                     INSERT INTO tasks (id, course_key, task_type, task_key, input, requester, \
+                                        state, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'QUEUED', now(), now()) \
+                     ON CONFLICT (course_key, task_type, task_key) \
+                         WHERE state IN ('QUEUED', 'RUNNING') DO NOTHING \
+                     RETURNING ",
+                task_cols!(),
+                ") SELECT inserted.*, pg_notify($7, id::text) FROM inserted"
             ))
             .bind(task.id)
             .bind(&task.course_key)
@@ -1431,10 +1487,12 @@ impl Backend for PostgresBackend {
             .bind(&task.task_key)
             .bind(&input)
             .bind(&task.requester)
+            .bind(WORK_CHANNEL)
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::db(C))?;
             if let Some(row) = inserted {
+                self.wakeups.waiters.notify_waiters();
                 return Ok(task_from_row(&row)?);
             }
             let existing = sqlx::query(concat!(
@@ -1517,17 +1575,17 @@ impl Backend for PostgresBackend {
         lease: Duration,
     ) -> Result<Option<TaskRecord>, StoreError> {
         const C: &str = "claim_task";
-        // One statement. The CTE finishes, as REVOKED, tasks whose worker died after a cancel
-        // request (nobody is left to stop them); the main UPDATE claims the oldest task that is
-        // queued or whose lease expired without a cancel request, so the two never touch the
-        // same row. Both pick rows with SKIP LOCKED: a row another claimer (or a committing
-        // worker) holds is passed over, not waited for. Times are the server's.
+        // One statement. The CTE finishes, as REVOKED, unsplit tasks whose planner died after a
+        // cancel request (nobody is left to stop them); the main UPDATE claims the oldest task
+        // that is queued or whose planning lease expired without a cancel request, so the two
+        // never touch the same row. Both pick rows with SKIP LOCKED: a row another claimer
+        // holds is passed over, not waited for. Times are the server's.
         let row = sqlx::query(concat!(
             "WITH revoked AS ( \
                  UPDATE tasks SET state = 'REVOKED', finished_at = now(), updated_at = now(), \
                                   lease_expires_at = NULL \
                  WHERE seq IN (SELECT seq FROM tasks \
-                               WHERE state = 'RUNNING' AND cancel_requested \
+                               WHERE state = 'RUNNING' AND subtasks = 0 AND cancel_requested \
                                  AND lease_expires_at < now() \
                                FOR UPDATE SKIP LOCKED)) \
              UPDATE tasks SET state = 'RUNNING', lease_owner = $1, \
@@ -1536,8 +1594,8 @@ impl Backend for PostgresBackend {
                               updated_at = now(), attempts = attempts + 1 \
              WHERE seq = (SELECT seq FROM tasks \
                           WHERE state = 'QUEUED' \
-                             OR (state = 'RUNNING' AND lease_expires_at < now() \
-                                 AND NOT cancel_requested) \
+                             OR (state = 'RUNNING' AND subtasks = 0 \
+                                 AND lease_expires_at < now() AND NOT cancel_requested) \
                           ORDER BY created_at, seq LIMIT 1 \
                           FOR UPDATE SKIP LOCKED) \
              RETURNING ",
@@ -1560,7 +1618,7 @@ impl Backend for PostgresBackend {
         let row: Option<bool> = sqlx::query_scalar(
             "UPDATE tasks SET lease_expires_at = now() + $1 * interval '1 millisecond', \
                               lease_ms = $1, updated_at = now() \
-             WHERE id = $2 AND lease_owner = $3 AND state = 'RUNNING' \
+             WHERE id = $2 AND lease_owner = $3 AND state = 'RUNNING' AND subtasks = 0 \
              RETURNING cancel_requested",
         )
         .bind(lease_ms(lease))
@@ -1570,34 +1628,192 @@ impl Backend for PostgresBackend {
         .await
         .map_err(StoreError::db("renew_lease"))?;
         Ok(match row {
-            Some(cancel_requested) => LeaseStatus::Held { cancel_requested },
+            Some(stop_requested) => LeaseStatus::Held { stop_requested },
             None => LeaseStatus::Lost,
         })
     }
 
-    async fn set_task_total(
+    async fn module_split_points(
+        &self,
+        scope: &ModuleScope,
+        every: u64,
+    ) -> Result<Vec<i64>, StoreError> {
+        const C: &str = "module_split_points";
+        let every = i64::try_from(every.max(1)).unwrap_or(i64::MAX);
+        let keys = self.expand_keys(&scope.usage_keys).await?;
+        // Numbering the ids in order and keeping every n-th needs only `id`, which the scan
+        // index (course_key, usage_key, id) covers: no module row is read for a usage-key
+        // scope. The last module is never a point, so the last range is never empty.
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM ( \
+                 SELECT id, row_number() OVER (ORDER BY id) AS n, count(*) OVER () AS total \
+                 FROM learner_modules \
+                 WHERE course_key = $1 AND id <= $2 \
+                   AND ($3::bigint IS NULL OR learner_id = $3) \
+                   AND ($4::text[] IS NULL OR usage_key = ANY($4::text[]))) AS numbered \
+             WHERE n % $5 = 0 AND n < total ORDER BY id",
+        )
+        .bind(&scope.course_key)
+        .bind(scope.until_id.unwrap_or(i64::MAX))
+        .bind(scope.learner_id)
+        .bind((!keys.is_empty()).then_some(&keys))
+        .bind(every)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db(C))?;
+        Ok(ids)
+    }
+
+    async fn split_task(
         &self,
         task_id: Uuid,
         worker: &str,
         total: u64,
-    ) -> Result<(), StoreError> {
-        let result = sqlx::query(
-            "UPDATE tasks SET total = $1, updated_at = now() \
-             WHERE id = $2 AND lease_owner = $3 AND state = 'RUNNING'",
+        points: &[i64],
+    ) -> Result<TaskRecord, StoreError> {
+        const C: &str = "split_task";
+        let ranges = subtask_ranges(C, points)?;
+        let mut tx = self.write_tx(C).await?;
+        // Fenced by the planning lease. The subtasks are new rows, so locking the task first
+        // here cannot invert the subtask-then-task order of other transactions.
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE tasks SET total = $1, subtasks = $2, lease_expires_at = NULL, \
+                              updated_at = now() \
+             WHERE id = $3 AND lease_owner = $4 AND state = 'RUNNING' AND subtasks = 0 \
+             RETURNING seq",
         )
         .bind(to_i64(total))
+        .bind(i32::try_from(ranges.len()).unwrap_or(i32::MAX))
         .bind(task_id)
         .bind(worker)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
-        .map_err(StoreError::db("set_task_total"))?;
-        if result.rows_affected() == 0 {
+        .map_err(StoreError::db(C))?;
+        let Some(seq) = seq else {
+            tx.rollback().await.map_err(StoreError::db(C))?;
             return Err(StoreError::LeaseLost {
                 task_id,
                 worker: worker.to_string(),
             });
+        };
+        sqlx::query(
+            "INSERT INTO subtasks (task_seq, idx, after_id, until_id, state, cursor, updated_at) \
+             SELECT $1, r.idx, r.after_id, r.until_id, 'QUEUED', r.after_id, now() \
+             FROM unnest($2::int[], $3::bigint[], $4::bigint[]) AS r(idx, after_id, until_id)",
+        )
+        .bind(seq)
+        .bind(ranges.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind(ranges.iter().map(|r| r.1).collect::<Vec<_>>())
+        .bind(ranges.iter().map(|r| r.2).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        notify_work(&mut tx, task_id, C).await?;
+        let task = task_by_seq(&mut tx, seq, C).await?;
+        tx.commit().await.map_err(StoreError::db(C))?;
+        self.wakeups.waiters.notify_waiters();
+        Ok(task)
+    }
+
+    async fn claim_subtask(
+        &self,
+        worker: &str,
+        lease: Duration,
+        task_id: Option<Uuid>,
+    ) -> Result<Option<SubtaskClaim>, StoreError> {
+        const C: &str = "claim_subtask";
+        let mut tx = self.write_tx(C).await?;
+        // Subtasks of a task that must stop are revoked rather than handed out: queued ones,
+        // and running ones whose worker died (nobody else would ever end them). Rows that
+        // another transaction holds are left for later (SKIP LOCKED); the tasks that may have
+        // lost their last live subtask are then ended under their row lock.
+        let revoked: Vec<i64> = sqlx::query_scalar(
+            "UPDATE subtasks SET state = 'REVOKED', finished_at = now(), updated_at = now(), \
+                                 lease_expires_at = NULL \
+             WHERE (task_seq, idx) IN ( \
+                 SELECT s.task_seq, s.idx FROM subtasks s JOIN tasks t ON t.seq = s.task_seq \
+                 WHERE s.state IN ('QUEUED', 'RUNNING') \
+                   AND (s.state = 'QUEUED' OR s.lease_expires_at < now()) \
+                   AND t.state = 'RUNNING' AND (t.cancel_requested OR t.error IS NOT NULL) \
+                 FOR UPDATE OF s SKIP LOCKED) \
+             RETURNING task_seq",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        if !revoked.is_empty() {
+            finish_done_tasks(&mut tx, revoked).await?;
         }
-        Ok(())
+        // A running subtask is handed out when its lease expired, or to the worker that holds
+        // it: a worker whose run broke off (a lost connection) takes its own work back at once
+        // instead of waiting for its lease to run out. Its commits continue from the stored
+        // cursor, so nothing is applied twice.
+        let row = sqlx::query(concat!(
+            "UPDATE subtasks s SET state = 'RUNNING', lease_owner = $1, \
+                                   lease_expires_at = now() + $2 * interval '1 millisecond', \
+                                   lease_ms = $2, started_at = COALESCE(s.started_at, now()), \
+                                   updated_at = now(), attempts = s.attempts + 1 \
+             FROM tasks t \
+             WHERE t.seq = s.task_seq \
+               AND (s.task_seq, s.idx) = ( \
+                   SELECT c.task_seq, c.idx FROM subtasks c JOIN tasks ct ON ct.seq = c.task_seq \
+                   WHERE c.state IN ('QUEUED', 'RUNNING') \
+                     AND (c.state = 'QUEUED' OR c.lease_expires_at < now() \
+                          OR c.lease_owner = $1) \
+                     AND ct.state = 'RUNNING' AND NOT ct.cancel_requested \
+                     AND ct.error IS NULL AND ($3::uuid IS NULL OR ct.id = $3) \
+                   ORDER BY c.task_seq, c.idx LIMIT 1 \
+                   FOR UPDATE OF c SKIP LOCKED) \
+             RETURNING s.task_seq, ",
+            subtask_cols!()
+        ))
+        .bind(worker)
+        .bind(lease_ms(lease))
+        .bind(task_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        let claim = match row {
+            None => None,
+            Some(row) => {
+                let seq: i64 = get(&row, "task_seq", C)?;
+                Some(SubtaskClaim {
+                    subtask: subtask_from_row(&row)?,
+                    task: task_by_seq(&mut tx, seq, C).await?,
+                })
+            }
+        };
+        tx.commit().await.map_err(StoreError::db(C))?;
+        Ok(claim)
+    }
+
+    async fn renew_subtask_lease(
+        &self,
+        task_id: Uuid,
+        subtask: u32,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<LeaseStatus, StoreError> {
+        const C: &str = "renew_subtask_lease";
+        let stop: Option<bool> = sqlx::query_scalar(
+            "UPDATE subtasks s SET lease_expires_at = now() + $1 * interval '1 millisecond', \
+                                   lease_ms = $1, updated_at = now() \
+             FROM tasks t \
+             WHERE t.seq = s.task_seq AND t.id = $2 AND s.idx = $3 AND s.lease_owner = $4 \
+               AND s.state = 'RUNNING' \
+             RETURNING t.cancel_requested OR t.error IS NOT NULL",
+        )
+        .bind(lease_ms(lease))
+        .bind(task_id)
+        .bind(subtask_index(subtask))
+        .bind(worker)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db(C))?;
+        Ok(match stop {
+            Some(stop_requested) => LeaseStatus::Held { stop_requested },
+            None => LeaseStatus::Lost,
+        })
     }
 
     async fn commit_chunk(&self, chunk: &ChunkCommit) -> Result<ChunkAck, StoreError> {
@@ -1613,28 +1829,33 @@ impl Backend for PostgresBackend {
         let mut deletes = chunk.module_deletes.clone();
         deletes.sort_unstable();
         deletes.dedup();
+        let d = chunk.deltas;
+        let deltas = [d.attempted, d.succeeded, d.skipped, d.failed].map(to_i64);
 
         let mut tx = self.write_tx(C).await?;
-        // (a) Fence, counters, cursor and lease in one statement: the row lock it takes is
-        // held to commit, so the lease cannot change under this chunk, and a claimer passes the
-        // row by (SKIP LOCKED) until then. Everything after it is rolled back if anything
-        // fails, so the counters never run ahead of the effects.
-        let d = chunk.deltas;
+        // (a) Fence, the subtask's counters, cursor and lease in one statement: lease owner,
+        // RUNNING, and the stored cursor equal to the one this chunk continues from. The row
+        // lock it takes is held to commit, so the lease cannot change under this chunk (a
+        // claimer passes the row by until then), and everything after it is rolled back if
+        // anything fails.
         let fence = sqlx::query(
-            "UPDATE tasks SET attempted = attempted + $3, succeeded = succeeded + $4, \
-                              skipped = skipped + $5, failed = failed + $6, cursor = $7, \
-                              updated_at = now(), \
-                              lease_expires_at = now() + lease_ms * interval '1 millisecond' \
-             WHERE id = $1 AND lease_owner = $2 AND state = 'RUNNING' \
-             RETURNING seq, course_key, cancel_requested, total, attempted, succeeded, skipped, \
-                       failed, cursor",
+            "UPDATE subtasks s SET attempted = s.attempted + $5, succeeded = s.succeeded + $6, \
+                                   skipped = s.skipped + $7, failed = s.failed + $8, \
+                                   cursor = $9, updated_at = now(), \
+                                   lease_expires_at = now() + s.lease_ms * interval '1 millisecond' \
+             FROM tasks t \
+             WHERE t.seq = s.task_seq AND t.id = $1 AND s.idx = $2 AND s.lease_owner = $3 \
+               AND s.state = 'RUNNING' AND s.cursor = $4 \
+             RETURNING s.task_seq, t.course_key, s.cursor",
         )
         .bind(chunk.task_id)
+        .bind(subtask_index(chunk.subtask))
         .bind(&chunk.worker)
-        .bind(to_i64(d.attempted))
-        .bind(to_i64(d.succeeded))
-        .bind(to_i64(d.skipped))
-        .bind(to_i64(d.failed))
+        .bind(chunk.expected_cursor)
+        .bind(deltas[0])
+        .bind(deltas[1])
+        .bind(deltas[2])
+        .bind(deltas[3])
         .bind(chunk.new_cursor)
         .fetch_optional(&mut *tx)
         .await
@@ -1646,20 +1867,9 @@ impl Backend for PostgresBackend {
                 worker: chunk.worker.clone(),
             });
         };
-        let seq: i64 = get(&fence, "seq", C)?;
+        let seq: i64 = get(&fence, "task_seq", C)?;
         let course_key: String = get(&fence, "course_key", C)?;
-        let total: Option<i64> = get(&fence, "total", C)?;
-        let ack = ChunkAck {
-            cancel_requested: get(&fence, "cancel_requested", C)?,
-            counts: Counts {
-                attempted: count(get(&fence, "attempted", C)?),
-                succeeded: count(get(&fence, "succeeded", C)?),
-                skipped: count(get(&fence, "skipped", C)?),
-                failed: count(get(&fence, "failed", C)?),
-            },
-            total: total.map(count),
-            cursor: get(&fence, "cursor", C)?,
-        };
+        let cursor: i64 = get(&fence, "cursor", C)?;
 
         // (b) Module changes.
         if !updates.is_empty() {
@@ -1757,8 +1967,112 @@ impl Backend for PostgresBackend {
             .await
             .map_err(StoreError::db(C))?;
         }
+
+        // (d) The task's counters, last: sibling subtasks committing at the same time wait for
+        // this row only from here to commit.
+        let row = sqlx::query(
+            "UPDATE tasks SET attempted = attempted + $1, succeeded = succeeded + $2, \
+                              skipped = skipped + $3, failed = failed + $4, updated_at = now() \
+             WHERE seq = $5 \
+             RETURNING cancel_requested OR error IS NOT NULL AS stop, total, attempted, \
+                       succeeded, skipped, failed",
+        )
+        .bind(deltas[0])
+        .bind(deltas[1])
+        .bind(deltas[2])
+        .bind(deltas[3])
+        .bind(seq)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        let total: Option<i64> = get(&row, "total", C)?;
+        let ack = ChunkAck {
+            stop_requested: get(&row, "stop", C)?,
+            counts: Counts {
+                attempted: count(get(&row, "attempted", C)?),
+                succeeded: count(get(&row, "succeeded", C)?),
+                skipped: count(get(&row, "skipped", C)?),
+                failed: count(get(&row, "failed", C)?),
+            },
+            total: total.map(count),
+            cursor,
+        };
         tx.commit().await.map_err(StoreError::db(C))?;
         Ok(ack)
+    }
+
+    async fn finish_subtask(
+        &self,
+        task_id: Uuid,
+        subtask: u32,
+        worker: &str,
+        final_state: FinalState,
+    ) -> Result<TaskRecord, StoreError> {
+        const C: &str = "finish_subtask";
+        let error = match &final_state {
+            FinalState::Failure { error } => Some(json_text(C, error)?),
+            _ => None,
+        };
+        let mut tx = self.write_tx(C).await?;
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE subtasks SET state = $1, finished_at = now(), updated_at = now(), error = $2, \
+                                 lease_expires_at = NULL \
+             WHERE task_seq = (SELECT seq FROM tasks WHERE id = $3) AND idx = $4 \
+               AND lease_owner = $5 AND state = 'RUNNING' \
+             RETURNING task_seq",
+        )
+        .bind(final_state.state().as_str())
+        .bind(&error)
+        .bind(task_id)
+        .bind(subtask_index(subtask))
+        .bind(worker)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
+        let Some(seq) = seq else {
+            tx.rollback().await.map_err(StoreError::db(C))?;
+            return Err(StoreError::LeaseLost {
+                task_id,
+                worker: worker.to_string(),
+            });
+        };
+        if let Some(error) = &error {
+            // The first failure is the task's; it makes the siblings stop: queued ones are
+            // revoked now, running ones see it at their next chunk or heartbeat.
+            sqlx::query(
+                "UPDATE subtasks SET state = 'REVOKED', finished_at = now(), updated_at = now() \
+                 WHERE task_seq = $1 AND state = 'QUEUED'",
+            )
+            .bind(seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(C))?;
+            sqlx::query(
+                "UPDATE tasks SET error = COALESCE(error, $1), updated_at = now() WHERE seq = $2",
+            )
+            .bind(error)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(C))?;
+        }
+        finish_done_tasks(&mut tx, vec![seq]).await?;
+        let task = task_by_seq(&mut tx, seq, C).await?;
+        tx.commit().await.map_err(StoreError::db(C))?;
+        Ok(task)
+    }
+
+    async fn list_subtasks(&self, task_id: Uuid) -> Result<Vec<SubtaskRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            subtask_cols!(),
+            " FROM subtasks s JOIN tasks t ON t.seq = s.task_seq WHERE t.id = $1 ORDER BY s.idx"
+        ))
+        .bind(task_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("list_subtasks"))?;
+        rows.iter().map(subtask_from_row).collect()
     }
 
     async fn finish_task(
@@ -1775,7 +2089,7 @@ impl Backend for PostgresBackend {
         let row = sqlx::query(concat!(
             "UPDATE tasks SET state = $1, finished_at = now(), updated_at = now(), error = $2, \
                               lease_expires_at = NULL \
-             WHERE id = $3 AND lease_owner = $4 AND state = 'RUNNING' \
+             WHERE id = $3 AND lease_owner = $4 AND state = 'RUNNING' AND subtasks = 0 \
              RETURNING ",
             task_cols!()
         ))
@@ -1797,40 +2111,69 @@ impl Backend for PostgresBackend {
 
     async fn request_cancel(&self, task_id: Uuid) -> Result<CancelOutcome, StoreError> {
         const C: &str = "request_cancel";
+        let mut tx = self.write_tx(C).await?;
+        // Subtasks before the task: the lock order of every driver. Queued subtasks will never
+        // run; running ones see the flag at their next chunk.
+        sqlx::query(
+            "UPDATE subtasks SET state = 'REVOKED', finished_at = now(), updated_at = now() \
+             WHERE state = 'QUEUED' \
+               AND task_seq = (SELECT seq FROM tasks WHERE id = $1 AND state = 'RUNNING')",
+        )
+        .bind(task_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
         // In SET, `state` is the value before the update: queued tasks are revoked at once,
         // running ones only get the flag.
-        let row = sqlx::query(concat!(
+        let seq: Option<i64> = sqlx::query_scalar(
             "UPDATE tasks SET cancel_requested = true, updated_at = now(), \
                  state = CASE WHEN state = 'QUEUED' THEN 'REVOKED' ELSE state END, \
                  finished_at = CASE WHEN state = 'QUEUED' THEN now() ELSE finished_at END \
              WHERE id = $1 AND state IN ('QUEUED', 'RUNNING') \
-             RETURNING ",
-            task_cols!()
-        ))
+             RETURNING seq",
+        )
         .bind(task_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::db(C))?;
-        if let Some(row) = row {
-            let task = task_from_row(&row)?;
-            return Ok(if task.state == TaskState::Revoked {
-                CancelOutcome::Revoked(task)
-            } else {
-                CancelOutcome::Requested(task)
-            });
-        }
-        match self.get_task(task_id).await? {
-            Some(task) => Ok(CancelOutcome::AlreadyFinished(task)),
-            None => Err(StoreError::NotFound {
-                what: "task",
-                key: task_id.to_string(),
-            }),
-        }
+        let Some(seq) = seq else {
+            tx.rollback().await.map_err(StoreError::db(C))?;
+            return match self.get_task(task_id).await? {
+                Some(task) => Ok(CancelOutcome::AlreadyFinished(task)),
+                None => Err(StoreError::NotFound {
+                    what: "task",
+                    key: task_id.to_string(),
+                }),
+            };
+        };
+        finish_done_tasks(&mut tx, vec![seq]).await?;
+        notify_work(&mut tx, task_id, C).await?;
+        let task = task_by_seq(&mut tx, seq, C).await?;
+        tx.commit().await.map_err(StoreError::db(C))?;
+        self.wakeups.waiters.notify_waiters();
+        Ok(match task.state {
+            TaskState::Queued | TaskState::Running => CancelOutcome::Requested(task),
+            _ => CancelOutcome::Revoked(task),
+        })
     }
 
     async fn fail_task(&self, task_id: Uuid, reason: &str) -> Result<TaskRecord, StoreError> {
         const C: &str = "fail_task";
-        let error = serde_json::json!({ "message": reason, "forced": true });
+        let error = json_text(C, &serde_json::json!({ "message": reason, "forced": true }))?;
+        let mut tx = self.write_tx(C).await?;
+        // Subtasks first (the lock order); their workers get LeaseLost at their next write.
+        sqlx::query(
+            "UPDATE subtasks SET state = 'FAILURE', finished_at = now(), updated_at = now(), \
+                                 error = $1, lease_expires_at = NULL \
+             WHERE state IN ('QUEUED', 'RUNNING') \
+               AND task_seq = (SELECT seq FROM tasks WHERE id = $2 \
+                                 AND state IN ('QUEUED', 'RUNNING'))",
+        )
+        .bind(&error)
+        .bind(task_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(C))?;
         let row = sqlx::query(concat!(
             "UPDATE tasks SET state = 'FAILURE', finished_at = now(), updated_at = now(), \
                               error = $1, lease_expires_at = NULL \
@@ -1838,14 +2181,17 @@ impl Backend for PostgresBackend {
              RETURNING ",
             task_cols!()
         ))
-        .bind(json_text(C, &error)?)
+        .bind(&error)
         .bind(task_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::db(C))?;
         if let Some(row) = row {
-            return task_from_row(&row);
+            let task = task_from_row(&row)?;
+            tx.commit().await.map_err(StoreError::db(C))?;
+            return Ok(task);
         }
+        tx.rollback().await.map_err(StoreError::db(C))?;
         match self.get_task(task_id).await? {
             Some(task) => Err(StoreError::TaskFinished {
                 task_id,
@@ -2001,6 +2347,263 @@ impl Backend for PostgresBackend {
             .await
             .map_err(StoreError::db("count_events"))?;
         Ok(count(n))
+    }
+
+    async fn record_worker(&self, heartbeat: &WorkerHeartbeat) -> Result<(), StoreError> {
+        // The heartbeat time is the server's, so that `list_workers` compares times of one
+        // clock whatever the workers' hosts think the time is.
+        sqlx::query(
+            "INSERT INTO workers (name, host, pid, started_at, heartbeat_at, task_id, subtask, \
+                                  processed) \
+             VALUES ($1, $2, $3, $4, now(), $5, $6, $7) \
+             ON CONFLICT (name) DO UPDATE SET host = excluded.host, pid = excluded.pid, \
+                 heartbeat_at = excluded.heartbeat_at, task_id = excluded.task_id, \
+                 subtask = excluded.subtask, processed = excluded.processed",
+        )
+        .bind(&heartbeat.name)
+        .bind(&heartbeat.host)
+        .bind(i64::from(heartbeat.pid))
+        .bind(heartbeat.started_at)
+        .bind(heartbeat.current.map(|(task, _)| task))
+        .bind(heartbeat.current.map(|(_, index)| subtask_index(index)))
+        .bind(to_i64(heartbeat.processed))
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("record_worker"))?;
+        Ok(())
+    }
+
+    async fn remove_worker(&self, name: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM workers WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("remove_worker"))?;
+        Ok(())
+    }
+
+    async fn list_workers(&self, forget_after: Duration) -> Result<Vec<WorkerRecord>, StoreError> {
+        const C: &str = "list_workers";
+        // Microseconds, the resolution of timestamptz; capped like leases, so that the cutoff
+        // stays a valid timestamp (100 years back forgets nothing anyway).
+        let forget_us = i64::try_from(forget_after.as_micros())
+            .unwrap_or(i64::MAX)
+            .min(MAX_LEASE_MS * 1000);
+        sqlx::query(
+            "DELETE FROM workers WHERE heartbeat_at < now() - $1 * interval '1 microsecond'",
+        )
+        .bind(forget_us)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db(C))?;
+        let rows = sqlx::query(
+            "SELECT name, host, pid, started_at, heartbeat_at, task_id, subtask, processed \
+             FROM workers ORDER BY heartbeat_at DESC, name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db(C))?;
+        rows.iter()
+            .map(|row| {
+                let task: Option<Uuid> = get(row, "task_id", C)?;
+                let subtask: Option<i32> = get(row, "subtask", C)?;
+                let current = match (task, subtask) {
+                    (Some(task), Some(index)) => Some((
+                        task,
+                        u32::try_from(index).map_err(|e| StoreError::corrupt(C, e))?,
+                    )),
+                    _ => None,
+                };
+                Ok(WorkerRecord {
+                    name: get(row, "name", C)?,
+                    host: get(row, "host", C)?,
+                    pid: u32::try_from(get::<i64>(row, "pid", C)?).unwrap_or(0),
+                    started_at: get(row, "started_at", C)?,
+                    last_heartbeat: get(row, "heartbeat_at", C)?,
+                    current,
+                    processed: count(get(row, "processed", C)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn wait_for_work(&self, timeout: Duration) -> Result<(), StoreError> {
+        // Registered before the listener may start, so no wake-up after this point is missed.
+        let woken = self.wakeups.waiters.notified();
+        if !self.wakeups.started.swap(true, Ordering::SeqCst) {
+            tokio::spawn(listen_for_work(
+                self.options.clone(),
+                self.wakeups.waiters.clone(),
+                self.wakeups.stop.clone(),
+            ));
+        }
+        let _ = tokio::time::timeout(timeout, woken).await;
+        Ok(())
+    }
+}
+
+/// A subtask index as stored (`INTEGER`).
+fn subtask_index(index: u32) -> i32 {
+    i32::try_from(index).unwrap_or(i32::MAX)
+}
+
+/// The key ranges of a split, `(index, after_id, until_id)`: `(0, p0]`, `(p0, p1]`, ...,
+/// `(p_last, i64::MAX]`. Points must be positive and strictly increasing.
+fn subtask_ranges(
+    context: &'static str,
+    points: &[i64],
+) -> Result<Vec<(i32, i64, i64)>, StoreError> {
+    if points.first().is_some_and(|p| *p <= 0) || points.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(StoreError::Invalid {
+            context,
+            message: "split points must be positive and strictly increasing".into(),
+        });
+    }
+    let ends = points.iter().copied().chain(std::iter::once(i64::MAX));
+    let mut after = 0;
+    ends.enumerate()
+        .map(|(index, until)| {
+            let index = i32::try_from(index).map_err(|_| StoreError::Invalid {
+                context,
+                message: "too many subtasks".into(),
+            })?;
+            let range = (index, after, until);
+            after = until;
+            Ok(range)
+        })
+        .collect()
+}
+
+/// The task with this row number, inside a transaction.
+async fn task_by_seq(
+    conn: &mut PgConnection,
+    seq: i64,
+    context: &'static str,
+) -> Result<TaskRecord, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        task_cols!(),
+        " FROM tasks WHERE seq = $1"
+    ))
+    .bind(seq)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(StoreError::db(context))?;
+    task_from_row(&row)
+}
+
+/// Ends those of the given split tasks that have no queued or running subtask left: FAILURE
+/// when a subtask failed, REVOKED when one was revoked, SUCCESS otherwise.
+///
+/// The tasks' rows are locked first, in a statement of their own: the check then runs on a
+/// snapshot taken after the lock was granted, so it sees the subtask changes of every
+/// transaction that held the lock before (READ COMMITTED takes a snapshot per statement; a
+/// single `UPDATE … WHERE NOT EXISTS (…)` that waited for the lock would recheck its own row
+/// but not the subtasks). Every transaction that ends a subtask comes through here, so when the
+/// last two subtasks of a task end at once, the second to get the lock ends the task.
+async fn finish_done_tasks(conn: &mut PgConnection, mut seqs: Vec<i64>) -> Result<(), StoreError> {
+    const C: &str = "finish the task of the last subtask";
+    seqs.sort_unstable();
+    seqs.dedup();
+    // NO KEY UPDATE: the lock an UPDATE of the row takes, which does not block the key-share
+    // locks of concurrent outcome inserts (foreign key to tasks.seq). In seq order, so that
+    // two transactions locking several tasks cannot deadlock on them.
+    sqlx::query(
+        "SELECT seq FROM tasks WHERE seq = ANY($1::bigint[]) ORDER BY seq FOR NO KEY UPDATE",
+    )
+    .bind(&seqs)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::db(C))?;
+    sqlx::query(
+        "UPDATE tasks SET \
+             state = CASE \
+                 WHEN error IS NOT NULL THEN 'FAILURE' \
+                 WHEN EXISTS (SELECT 1 FROM subtasks s \
+                              WHERE s.task_seq = tasks.seq AND s.state = 'REVOKED') \
+                     THEN 'REVOKED' \
+                 ELSE 'SUCCESS' END, \
+             finished_at = now(), updated_at = now(), lease_expires_at = NULL \
+         WHERE seq = ANY($1::bigint[]) AND state = 'RUNNING' AND subtasks > 0 \
+           AND NOT EXISTS (SELECT 1 FROM subtasks s \
+                           WHERE s.task_seq = tasks.seq AND s.state IN ('QUEUED', 'RUNNING'))",
+    )
+    .bind(&seqs)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::db(C))?;
+    Ok(())
+}
+
+/// Announces new work of `task_id` on [`WORK_CHANNEL`]; delivered when (and only if) the
+/// transaction commits.
+async fn notify_work(
+    conn: &mut PgConnection,
+    task_id: Uuid,
+    context: &'static str,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(WORK_CHANNEL)
+        .bind(task_id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::db(context))?;
+    Ok(())
+}
+
+/// The listener task of one store: holds a `LISTEN` connection (its own one-connection pool,
+/// so the store's pool keeps all its connections) and wakes the store's waiters on each
+/// notification. A lost connection is re-established with growing pauses (up to 10 s); after
+/// each (re)connection the waiters are woken once, since notifications sent meanwhile are
+/// lost. Meanwhile waits simply run to their timeout, which is the polling fallback. Ends when
+/// the store is dropped.
+async fn listen_for_work(options: PgConnectOptions, waiters: Arc<Notify>, stop: Arc<Notify>) {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_lazy_with(options);
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let connect = async {
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen(WORK_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let listener = tokio::select! {
+            _ = stop.notified() => return,
+            listener = connect => listener,
+        };
+        match listener {
+            Ok(mut listener) => {
+                pause = Duration::from_millis(100);
+                waiters.notify_waiters();
+                loop {
+                    tokio::select! {
+                        _ = stop.notified() => return,
+                        received = listener.try_recv() => match received {
+                            Ok(Some(_)) => waiters.notify_waiters(),
+                            // The connection was lost and re-established (LISTEN included):
+                            // whatever was sent in between is lost.
+                            Ok(None) => waiters.notify_waiters(),
+                            Err(error) => {
+                                tracing::debug!(%error, "work listener lost its connection");
+                                break;
+                            }
+                        },
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::debug!(%error, "work listener cannot connect");
+            }
+        }
+        tokio::select! {
+            _ = stop.notified() => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(Duration::from_secs(10));
     }
 }
 

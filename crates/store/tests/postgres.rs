@@ -211,7 +211,7 @@ async fn lease_times_come_from_the_server_clock() {
     );
     assert_eq!(task.updated_at, started);
 
-    // Renewal and chunk commits extend from the server's now, by the given / last length.
+    // Renewal extends from the server's now by the given length.
     store
         .renew_lease(task.id, "w", Duration::from_secs(7))
         .await
@@ -221,10 +221,36 @@ async fn lease_times_come_from_the_server_clock() {
         renewed.lease_expires_at.unwrap() - renewed.updated_at,
         chrono::Duration::seconds(7)
     );
+
+    // Subtask leases: the claim, renewals and chunk commits (by the last length) likewise.
+    let other = store.submit_task(&suite::new_task("clock2")).await.unwrap();
+    let planned = store
+        .claim_task("planner", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(planned.id, other.id);
+    store.split_task(other.id, "planner", 0, &[]).await.unwrap();
+    let claim = store
+        .claim_subtask("w", Duration::from_millis(4_250), Some(other.id))
+        .await
+        .unwrap()
+        .unwrap();
+    let sub = claim.subtask;
+    assert_eq!(
+        sub.lease_expires_at.unwrap() - sub.started_at.unwrap(),
+        chrono::Duration::milliseconds(4_250)
+    );
+    store
+        .renew_subtask_lease(other.id, 0, "w", Duration::from_secs(9))
+        .await
+        .unwrap();
     let ack = store
         .commit_chunk(&ChunkCommit {
-            task_id: task.id,
+            task_id: other.id,
+            subtask: 0,
             worker: "w".into(),
+            expected_cursor: 0,
             new_cursor: 0,
             deltas: Counts::default(),
             module_updates: vec![],
@@ -236,11 +262,11 @@ async fn lease_times_come_from_the_server_clock() {
         .await
         .unwrap();
     assert_eq!(ack.cursor, 0);
-    let committed = store.get_task(task.id).await.unwrap().unwrap();
-    assert!(committed.updated_at >= renewed.updated_at);
+    let committed = &store.list_subtasks(other.id).await.unwrap()[0];
+    assert!(committed.updated_at >= sub.updated_at);
     assert_eq!(
         committed.lease_expires_at.unwrap() - committed.updated_at,
-        chrono::Duration::seconds(7)
+        chrono::Duration::seconds(9)
     );
 
     // Expiry is judged by the server too: a lease that ended by the server's clock is
@@ -256,6 +282,23 @@ async fn lease_times_come_from_the_server_clock() {
         .unwrap()
         .unwrap();
     assert_eq!((rescued.id, rescued.attempts), (task.id, 2));
+    sqlx::query(
+        "UPDATE subtasks SET lease_expires_at = now() - interval '1 second' \
+         WHERE task_seq = (SELECT seq FROM tasks WHERE id = $1)",
+    )
+    .bind(other.id)
+    .execute(raw.pool())
+    .await
+    .unwrap();
+    let rescued = store
+        .claim_subtask("rescuer", Duration::from_secs(60), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (rescued.subtask.task_id, rescued.subtask.attempts),
+        (other.id, 2)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -349,7 +392,7 @@ async fn transient_errors_are_recognised() {
         context: "test",
         source,
     };
-    assert!(PostgresBackend::is_transient(&err), "{err:?}");
+    assert!(err.is_transient(), "{err:?}");
 
     // A deadlock between two transactions: one of them gets 40P01.
     sqlx::query("CREATE TABLE pair (id int PRIMARY KEY, n int)")
@@ -382,7 +425,7 @@ async fn transient_errors_are_recognised() {
         context: "test",
         source,
     };
-    assert!(PostgresBackend::is_transient(&err), "{err:?}");
+    assert!(err.is_transient(), "{err:?}");
     drop((a, b));
 
     // Input and data errors are not transient.
@@ -394,7 +437,7 @@ async fn transient_errors_are_recognised() {
     };
     match store.submit_task(&dup).await {
         Err(SubmitError::Store(e @ StoreError::Conflict { .. })) => {
-            assert!(!PostgresBackend::is_transient(&e))
+            assert!(!e.is_transient())
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
@@ -402,7 +445,7 @@ async fn transient_errors_are_recognised() {
         .finish_task(uuid::Uuid::new_v4(), "w", FinalState::Success)
         .await
         .unwrap_err();
-    assert!(!PostgresBackend::is_transient(&lost));
+    assert!(!lost.is_transient());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -560,10 +603,20 @@ async fn throughput() {
         .await
         .unwrap()
         .unwrap();
+    store
+        .split_task(task.id, "bench", n as u64, &[])
+        .await
+        .unwrap();
+    store
+        .claim_subtask("bench", Duration::from_secs(600), Some(task.id))
+        .await
+        .unwrap()
+        .unwrap();
     let scope = ModuleScope {
         course_key: suite::COURSE.into(),
         usage_keys: vec![p1.clone()],
         learner_id: None,
+        until_id: None,
     };
     let (mut fetch, mut commit) = (Duration::ZERO, Duration::ZERO);
     let mut cursor = 0;
@@ -575,11 +628,14 @@ async fn throughput() {
         if page.is_empty() {
             break;
         }
+        let expected_cursor = cursor;
         cursor = page.last().unwrap().id;
         let now = Utc::now();
         let chunk = ChunkCommit {
             task_id: task.id,
+            subtask: 0,
             worker: "bench".into(),
+            expected_cursor,
             new_cursor: cursor,
             deltas: Counts {
                 attempted: page.len() as u64,
@@ -649,4 +705,309 @@ async fn throughput() {
         total.as_secs_f64()
     );
     assert_eq!(store.count_outcomes(task.id, None).await.unwrap(), n as u64);
+}
+
+/// Claims a task for planning and splits it at `points`.
+async fn plan_and_split(store: &Store, task_id: uuid::Uuid, points: &[i64]) {
+    let planned = store
+        .claim_task("planner", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(planned.id, task_id);
+    store
+        .split_task(task_id, "planner", 0, points)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn subtask_claims_from_several_pools_never_overlap() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let stores = stores(&db, 3).await;
+    for i in 0..10 {
+        let task = stores[0]
+            .submit_task(&suite::new_task(&format!("t{i}")))
+            .await
+            .unwrap();
+        plan_and_split(&stores[0], task.id, &[10, 20, 30, 40]).await;
+    }
+    let claimers: Vec<_> = (0..9)
+        .map(|n| {
+            let store = stores[n % 3].clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                // A new name per claim: a worker that claims again gets its own subtask back.
+                for k in 0.. {
+                    let worker = format!("w{n}.{k}");
+                    match store
+                        .claim_subtask(&worker, Duration::from_secs(60), None)
+                        .await
+                        .unwrap()
+                    {
+                        Some(claim) => got.push((claim.subtask.task_id, claim.subtask.index)),
+                        None => break,
+                    }
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for c in claimers {
+        all.extend(c.await.unwrap());
+    }
+    let unique: HashSet<_> = all.iter().collect();
+    assert_eq!((all.len(), unique.len()), (50, 50));
+}
+
+/// The last two (or more) subtasks of a task ending at the same moment in different processes
+/// must end the task exactly once: each transaction that ends a subtask looks at its siblings
+/// only under the task's row lock, so the last one sees the others' commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn siblings_finishing_at_once_end_their_task() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let stores = stores(&db, 4).await;
+    for round in 0..8 {
+        let task = stores[0]
+            .submit_task(&suite::new_task(&format!("r{round}")))
+            .await
+            .unwrap();
+        plan_and_split(&stores[0], task.id, &[10, 20, 30]).await;
+        let mut claims = Vec::new();
+        for (i, store) in stores.iter().enumerate() {
+            let claim = store
+                .claim_subtask(&format!("w{i}"), Duration::from_secs(60), Some(task.id))
+                .await
+                .unwrap()
+                .unwrap();
+            claims.push((i, claim.subtask.index));
+        }
+        // Odd rounds: one subtask fails, and the task must end FAILURE with its error.
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(4));
+        let finishers: Vec<_> = claims
+            .into_iter()
+            .map(|(i, index)| {
+                let store = stores[i].clone();
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let state = if round % 2 == 1 && index == 2 {
+                        FinalState::Failure {
+                            error: serde_json::json!({"message": "boom"}),
+                        }
+                    } else {
+                        FinalState::Success
+                    };
+                    store
+                        .finish_subtask(task.id, index, &format!("w{i}"), state)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        for f in finishers {
+            f.await.unwrap();
+        }
+        let done = stores[0].get_task(task.id).await.unwrap().unwrap();
+        let expected = if round % 2 == 1 {
+            TaskState::Failure
+        } else {
+            TaskState::Success
+        };
+        assert_eq!(done.state, expected, "round {round}: {done:?}");
+        assert!(done.finished_at.is_some());
+    }
+}
+
+/// Chunks of sibling subtasks committed at the same time from several processes: no counter
+/// increment is lost, and the task's counters are the sum of its subtasks'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sibling_commits_add_up() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let stores = stores(&db, 4).await;
+    let task = stores[0]
+        .submit_task(&suite::new_task("sum"))
+        .await
+        .unwrap();
+    plan_and_split(&stores[0], task.id, &[1000, 2000, 3000]).await;
+    let workers: Vec<_> = (0..4)
+        .map(|i| {
+            let store = stores[i].clone();
+            tokio::spawn(async move {
+                let worker = format!("w{i}");
+                let claim = store
+                    .claim_subtask(&worker, Duration::from_secs(60), Some(task.id))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let mut cursor = claim.subtask.cursor;
+                for _ in 0..25 {
+                    let ack = store
+                        .commit_chunk(&ChunkCommit {
+                            task_id: task.id,
+                            subtask: claim.subtask.index,
+                            worker: worker.clone(),
+                            expected_cursor: cursor,
+                            new_cursor: cursor + 1,
+                            deltas: Counts {
+                                attempted: 3,
+                                succeeded: 2,
+                                skipped: 1,
+                                failed: 0,
+                            },
+                            module_updates: vec![],
+                            module_inserts: vec![],
+                            module_deletes: vec![],
+                            outcomes: vec![],
+                            events: vec![],
+                        })
+                        .await
+                        .unwrap();
+                    cursor = ack.cursor;
+                }
+                store
+                    .finish_subtask(task.id, claim.subtask.index, &worker, FinalState::Success)
+                    .await
+                    .unwrap();
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let done = stores[0].get_task(task.id).await.unwrap().unwrap();
+    assert_eq!(done.state, TaskState::Success);
+    assert_eq!(
+        done.counts(),
+        Counts {
+            attempted: 300,
+            succeeded: 200,
+            skipped: 100,
+            failed: 0
+        }
+    );
+    let subtasks = stores[0].list_subtasks(task.id).await.unwrap();
+    assert!(subtasks.iter().all(|s| s.counts.attempted == 75));
+}
+
+/// Spawns a wait for work (up to 10 s) on `store`; returns how long it waited.
+fn waiter(store: &Store) -> tokio::task::JoinHandle<Duration> {
+    let store = store.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        store.wait_for_work(Duration::from_secs(10)).await.unwrap();
+        started.elapsed()
+    })
+}
+
+/// Repeats `action` until the waiter returns (a notification only reaches a waiter that is
+/// already listening); fails after 20 tries.
+async fn wakes<F, Fut>(waiter: &mut tokio::task::JoinHandle<Duration>, mut action: F)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for n in 0..20 {
+        action(n).await;
+        if let Ok(waited) = tokio::time::timeout(Duration::from_millis(200), &mut *waiter).await {
+            assert!(waited.unwrap() < Duration::from_secs(8));
+            return;
+        }
+    }
+    panic!("the waiter was not woken by 20 tries");
+}
+
+/// A process waiting for work is woken by another process's submit, split and cancel
+/// (LISTEN/NOTIFY), and again after its listening connection was killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wait_for_work_is_woken_across_processes() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let stores = stores(&db, 2).await;
+    let (sleeper, actor) = (&stores[0], &stores[1]);
+
+    let mut w = waiter(sleeper);
+    wakes(&mut w, |n| async move {
+        actor
+            .submit_task(&suite::new_task(&format!("wake{n}")))
+            .await
+            .unwrap();
+    })
+    .await;
+
+    // Splits (of tasks claimed for planning beforehand) and cancels.
+    let mut planned = Vec::new();
+    for k in 0..20 {
+        actor
+            .submit_task(&suite::new_task(&format!("split{k}")))
+            .await
+            .unwrap();
+    }
+    while let Some(t) = actor
+        .claim_task("planner", Duration::from_secs(60))
+        .await
+        .unwrap()
+    {
+        planned.push(t.id);
+    }
+    let mut w = waiter(sleeper);
+    let to_split = planned.clone();
+    wakes(&mut w, |n| {
+        let id = to_split[n];
+        async move {
+            actor.split_task(id, "planner", 0, &[]).await.unwrap();
+        }
+    })
+    .await;
+    let running = planned[0];
+    actor
+        .claim_subtask("runner", Duration::from_secs(60), Some(running))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut w = waiter(sleeper);
+    wakes(&mut w, |_| async move {
+        assert!(matches!(
+            actor.request_cancel(running).await.unwrap(),
+            CancelOutcome::Requested(_)
+        ));
+    })
+    .await;
+
+    // The server ends the listening connection (a restart, a failover): the listener
+    // reconnects and notifications reach the waiter again.
+    let raw = raw_handle(&db).await;
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .fetch_one(raw.pool())
+    .await
+    .unwrap();
+    assert!(killed >= 1, "no listening connection found");
+    let mut w = waiter(sleeper);
+    wakes(&mut w, |n| async move {
+        actor
+            .submit_task(&suite::new_task(&format!("after-kill{n}")))
+            .await
+            .unwrap();
+    })
+    .await;
+    // It listens on a new connection.
+    let listening: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .fetch_one(raw.pool())
+    .await
+    .unwrap();
+    assert!(listening >= 1);
 }

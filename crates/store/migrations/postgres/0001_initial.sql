@@ -70,9 +70,13 @@ CREATE TABLE learner_modules (
 -- The task scan: WHERE course_key = $1 AND usage_key = $2 AND id > $3 ORDER BY id LIMIT n.
 CREATE INDEX learner_modules_scan ON learner_modules (course_key, usage_key, id);
 
--- `seq` is the task's row number: outcomes and events reference it instead of the UUID, so each
--- entry of their indexes carries an 8-byte integer. The UUID stays the task's public identity;
--- `seq` never leaves the store.
+-- `seq` is the task's row number: outcomes, events and subtasks reference it instead of the
+-- UUID, so each entry of their indexes carries an 8-byte integer. The UUID stays the task's
+-- public identity; `seq` never leaves the store.
+--
+-- A task is planned once under the lease columns here (claim, count, split), then run as
+-- subtasks (below), each with its own lease and cursor. The counters are kept equal to the sum
+-- over the subtasks by commit_chunk, which updates both in one transaction.
 CREATE TABLE tasks (
     seq              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id               UUID NOT NULL UNIQUE,
@@ -92,14 +96,18 @@ CREATE TABLE tasks (
     succeeded        BIGINT NOT NULL DEFAULT 0,
     skipped          BIGINT NOT NULL DEFAULT 0,
     failed           BIGINT NOT NULL DEFAULT 0,
-    cursor           BIGINT NOT NULL DEFAULT 0,
+    subtasks         INTEGER NOT NULL DEFAULT 0, -- 0 until planned and split
     cancel_requested BOOLEAN NOT NULL DEFAULT false,
-    lease_owner      TEXT,
+    lease_owner      TEXT,                       -- planning lease
     lease_expires_at TIMESTAMPTZ,                -- always computed from the server's now()
-    lease_ms         BIGINT NOT NULL DEFAULT 0,  -- lease length of the last claim/renewal; commit_chunk renews by it
+    lease_ms         BIGINT NOT NULL DEFAULT 0,  -- lease length of the last claim/renewal
     attempts         INTEGER NOT NULL DEFAULT 0,
-    error            TEXT
-);
+    error            TEXT                        -- set by the first failed subtask: the others stop
+) WITH (fillfactor = 70);
+-- fillfactor 70 here and on subtasks: every chunk commit updates its subtask's row and its
+-- task's row (counters, cursor, lease), none of them an indexed column, so with room on the
+-- page these are HOT updates that leave the indexes alone.
+
 -- Atomic dedup: at most one non-final task per (course, type, key). A concurrent duplicate
 -- insert waits for the other transaction and then does nothing, instead of racing a
 -- check-then-insert.
@@ -110,6 +118,47 @@ CREATE UNIQUE INDEX tasks_active_dedup ON tasks (course_key, task_type, task_key
 -- first unlocked row, and finished tasks, the bulk of the table, are not in it at all.
 CREATE INDEX tasks_claim ON tasks (created_at, seq) WHERE state IN ('QUEUED', 'RUNNING');
 CREATE INDEX tasks_course ON tasks (course_key, created_at);
+
+-- Subtasks: key ranges of a task's learner modules (after_id < id <= until_id), each run under
+-- its own lease from its own cursor, so that several workers share one task.
+CREATE TABLE subtasks (
+    task_seq         BIGINT NOT NULL REFERENCES tasks(seq) ON DELETE CASCADE,
+    idx              INTEGER NOT NULL,
+    after_id         BIGINT NOT NULL,
+    until_id         BIGINT NOT NULL,
+    state            TEXT NOT NULL
+                     CHECK (state IN ('QUEUED', 'RUNNING', 'SUCCESS', 'FAILURE', 'REVOKED')),
+    cursor           BIGINT NOT NULL,            -- last committed module id; starts at after_id
+    attempted        BIGINT NOT NULL DEFAULT 0,
+    succeeded        BIGINT NOT NULL DEFAULT 0,
+    skipped          BIGINT NOT NULL DEFAULT 0,
+    failed           BIGINT NOT NULL DEFAULT 0,
+    lease_owner      TEXT,
+    lease_expires_at TIMESTAMPTZ,                -- server clock, like the task's
+    lease_ms         BIGINT NOT NULL DEFAULT 0,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    started_at       TIMESTAMPTZ,
+    updated_at       TIMESTAMPTZ NOT NULL,
+    finished_at      TIMESTAMPTZ,
+    error            TEXT,
+    PRIMARY KEY (task_seq, idx)
+) WITH (fillfactor = 70);
+-- Claims walk the live subtasks of the oldest task first. Partial, like tasks_claim: finished
+-- subtasks are not in it.
+CREATE INDEX subtasks_live ON subtasks (task_seq, idx) WHERE state IN ('QUEUED', 'RUNNING');
+
+-- Worker processes (one entry per lease identity), for `coursetasks workers`. Heartbeat times
+-- are the server's.
+CREATE TABLE workers (
+    name         TEXT COLLATE "C" PRIMARY KEY,
+    host         TEXT NOT NULL,
+    pid          BIGINT NOT NULL,
+    started_at   TIMESTAMPTZ NOT NULL,
+    heartbeat_at TIMESTAMPTZ NOT NULL,
+    task_id      UUID,
+    subtask      INTEGER,
+    processed    BIGINT NOT NULL DEFAULT 0
+);
 
 CREATE TABLE task_outcomes (
     id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
