@@ -8,8 +8,10 @@
 //!   other's rows instead of queueing behind them.
 //! - Every time that decides who holds a task (lease start and end, expiry checks) is the
 //!   server's `now()`, never a client clock: workers on hosts with skewed clocks still agree.
-//! - Fenced writes start with `UPDATE tasks … WHERE id = $1 AND lease_owner = $2 AND state =
-//!   'RUNNING'`; that row lock is held to commit, so a lease cannot change under a chunk.
+//! - Fenced writes start with the `UPDATE` of the leased row — the subtask for chunks (`…
+//!   WHERE lease_owner = $3 AND state = 'RUNNING' AND cursor = $4`), the task for planning —
+//!   and no row means `LeaseLost` with the transaction rolled back. The row lock is held to
+//!   commit, so a lease cannot change under a chunk.
 //! - Batches travel as typed arrays (`$1::bigint[]`, `$2::text[]`, …) expanded with `unnest`:
 //!   one statement per kind of row, binary-encoded, with nothing to escape.
 //! - Transactions that touch a subtask and its task lock the subtask first, then the task; and
@@ -39,7 +41,7 @@ use uuid::Uuid;
 
 /// The `LISTEN`/`NOTIFY` channel on which submits, splits and cancels announce new work. The
 /// payload is the task id (for people watching with `LISTEN`; waiters only need the wake-up).
-pub const WORK_CHANNEL: &str = "coursetasks_work";
+pub(crate) const WORK_CHANNEL: &str = "coursetasks_work";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -67,7 +69,19 @@ const MAX_LEASE_MS: i64 = 100 * 366 * 24 * 3600 * 1000;
 /// in practice).
 const SUBMIT_RETRIES: usize = 100;
 
-/// The PostgreSQL implementation of [`Backend`].
+/// The PostgreSQL implementation of [`Backend`], for many worker processes on many hosts
+/// sharing one database. [`crate::Store::open`] picks it for `postgres://` and
+/// `postgresql://` URLs.
+///
+/// Behaviour is the SQLite driver's (one suite runs on both). What is specific: claims skip
+/// each other's rows (`FOR UPDATE SKIP LOCKED`) instead of queueing; lease times and worker
+/// heartbeats are the server's clock; `wait_for_work` is woken across hosts by `NOTIFY
+/// coursetasks_work` (sent by the transaction that submits, splits or cancels) through one
+/// `LISTEN` connection per waiting process, which reconnects by itself. Each handle keeps a
+/// pool of up to 10 connections (plus the listener's). Module ids come from a sequence: ids
+/// taken by transactions that commit later can be lower than ids already visible, so a scan
+/// that started before such an insert may not see that module (SQLite serializes writers and
+/// has no such gap); modules that existed when a scan started are always seen.
 #[derive(Clone)]
 pub struct PostgresBackend {
     pool: PgPool,
