@@ -1655,17 +1655,21 @@ impl Backend for PostgresBackend {
         const C: &str = "module_split_points";
         let every = i64::try_from(every.max(1)).unwrap_or(i64::MAX);
         let keys = self.expand_keys(&scope.usage_keys).await?;
-        // Numbering the ids in order and keeping every n-th needs only `id`, which the scan
-        // index (course_key, usage_key, id) covers: no module row is read for a usage-key
-        // scope. The last module is never a point, so the last range is never empty.
+        // The server numbers the ids in order and sends only every n-th, so the points, not
+        // the scope, cross the network. Only `id` is needed, which the scan index (course_key,
+        // usage_key, id) covers: no module row is read for a usage-key scope. The last module
+        // is never a point (it has no next id), so the last range is never empty; `lead`
+        // looks one row ahead, where a total count would hold the whole scope in the server's
+        // memory or temp files.
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM ( \
-                 SELECT id, row_number() OVER (ORDER BY id) AS n, count(*) OVER () AS total \
+                 SELECT id, row_number() OVER w AS n, lead(id) OVER w AS next_id \
                  FROM learner_modules \
                  WHERE course_key = $1 AND id <= $2 \
                    AND ($3::bigint IS NULL OR learner_id = $3) \
-                   AND ($4::text[] IS NULL OR usage_key = ANY($4::text[]))) AS numbered \
-             WHERE n % $5 = 0 AND n < total ORDER BY id",
+                   AND ($4::text[] IS NULL OR usage_key = ANY($4::text[])) \
+                 WINDOW w AS (ORDER BY id)) AS numbered \
+             WHERE n % $5 = 0 AND next_id IS NOT NULL ORDER BY id",
         )
         .bind(&scope.course_key)
         .bind(scope.until_id.unwrap_or(i64::MAX))
@@ -2442,8 +2446,12 @@ impl Backend for PostgresBackend {
     }
 
     async fn wait_for_work(&self, timeout: Duration) -> Result<(), StoreError> {
-        // Registered before the listener may start, so no wake-up after this point is missed.
+        // Listen first, then look: work submitted after the look either wakes this waiter (a
+        // notification once LISTEN is in place, the listener's wake-up of everyone when it
+        // (re)connects before that) or was already seen by the look. Nothing is lost.
         let woken = self.wakeups.waiters.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
         if !self.wakeups.started.swap(true, Ordering::SeqCst) {
             tokio::spawn(listen_for_work(
                 self.options.clone(),
@@ -2451,7 +2459,18 @@ impl Backend for PostgresBackend {
                 self.wakeups.stop.clone(),
             ));
         }
-        let _ = tokio::time::timeout(timeout, woken).await;
+        let claimable: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM tasks WHERE state = 'QUEUED') \
+                 OR EXISTS (SELECT 1 FROM subtasks s JOIN tasks t ON t.seq = s.task_seq \
+                            WHERE s.state = 'QUEUED' AND t.state = 'RUNNING' \
+                              AND NOT t.cancel_requested AND t.error IS NULL)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db("wait_for_work"))?;
+        if !claimable {
+            let _ = tokio::time::timeout(timeout, woken).await;
+        }
         Ok(())
     }
 }
