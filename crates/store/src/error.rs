@@ -134,11 +134,18 @@ impl StoreError {
                 {
                     // SQLSTATE: class 08 connection exception, 40001 serialization failure,
                     // 40P01 deadlock, 57P01..57P03 shutdown / cannot connect now, 53300 too many
-                    // connections.
+                    // connections, 55P03 lock not available, 57014 statement timeout.
                     code.starts_with("08")
                         || matches!(
                             code.as_ref(),
-                            "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300"
+                            "40001"
+                                | "40P01"
+                                | "57P01"
+                                | "57P02"
+                                | "57P03"
+                                | "53300"
+                                | "55P03"
+                                | "57014"
                         )
                 } else {
                     // SQLite (extended) result codes: the low byte 5 is BUSY, 6 is LOCKED.

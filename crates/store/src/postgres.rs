@@ -204,8 +204,13 @@ impl PostgresBackend {
             reason,
         };
         let options = PgConnectOptions::from_str(url)
-            .map_err(|e| bad(format!("not a usable PostgreSQL URL: {e}")))?
-            .application_name("coursetasks");
+            .map_err(|e| bad(format!("not a usable PostgreSQL URL: {e}")))?;
+        // Named for operators (pg_stat_activity), unless the URL names itself.
+        let options = if options.get_application_name().is_some() {
+            options
+        } else {
+            options.application_name("coursetasks")
+        };
 
         // One direct connection first: the pool would retry a refused connection until its
         // acquire timeout and then report only "timed out"; this reports the cause at once.

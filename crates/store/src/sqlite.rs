@@ -1424,12 +1424,12 @@ impl Backend for SqliteBackend {
         let mut seen = 0u64;
         while let Some(id) = ids.try_next().await.map_err(StoreError::db(C))? {
             seen += 1;
-            if seen % every == 0 {
+            if seen.is_multiple_of(every) {
                 points.push(id);
             }
         }
         // A cut after the very last module would leave an empty last range.
-        if seen > 0 && seen % every == 0 {
+        if seen > 0 && seen.is_multiple_of(every) {
             points.pop();
         }
         Ok(points)
