@@ -286,6 +286,20 @@ pub trait Backend: Send + Sync + 'static {
     /// Number of events of a task.
     async fn count_events(&self, task_id: Uuid) -> Result<u64, StoreError>;
 
+    // ----- API tokens ---------------------------------------------------------------------
+
+    /// Stores a token (only the hash of its secret). A hash that is already stored is a
+    /// [`StoreError::Conflict`]; an empty user or hash is [`StoreError::Invalid`].
+    async fn create_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError>;
+    /// The token with this hash, unless it was revoked: a revoked or unknown hash is `None`, so
+    /// a caller cannot accept a revoked token by forgetting to check.
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// Revokes a token; revoking it again keeps the first revocation time. Returns the token
+    /// as it is after; an unknown id is [`StoreError::NotFound`].
+    async fn revoke_token(&self, id: i64) -> Result<TokenRecord, StoreError>;
+    /// Every token, revoked ones included, by id.
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
     // ----- workers ------------------------------------------------------------------------
 
     /// Records a worker's heartbeat (creating its entry on the first one).

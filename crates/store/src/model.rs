@@ -744,3 +744,103 @@ pub struct ModuleImport {
     /// Modules not written, by index in the given slice, with the reason.
     pub rejected: Vec<(usize, ModuleRejection)>,
 }
+
+/// What an API token allows, after Open edX's course roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything, in every course the token may see.
+    Admin,
+    /// Course instructor: every task, for one learner or for all.
+    Instructor,
+    /// Course staff: tasks for one learner only (no override), and every read.
+    Staff,
+}
+
+impl Role {
+    /// Every role, most powerful first.
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Instructor, Role::Staff];
+
+    /// The stored spelling (`admin`, `instructor`, `staff`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Instructor => "instructor",
+            Role::Staff => "staff",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error of [`Role::from_str`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?} (expected admin, instructor or staff)")]
+pub struct ParseRoleError(pub String);
+
+impl FromStr for Role {
+    type Err = ParseRoleError;
+
+    /// Accepts any letter case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| ParseRoleError(s.to_string()))
+    }
+}
+
+/// An API token to store. Only the hash of its secret is kept: whoever reads the database
+/// cannot use the tokens in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewToken {
+    /// Who the token belongs to (recorded as the requester of the tasks it submits).
+    pub user: String,
+    /// What it allows.
+    pub role: Role,
+    /// The one course it may see and act on; `None`: every course.
+    pub course_key: Option<String>,
+    /// Hex SHA-256 of the secret (unique).
+    pub hash: String,
+}
+
+/// A stored API token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Row id, the handle for `revoke_token`.
+    pub id: i64,
+    /// Who it belongs to.
+    pub user: String,
+    /// What it allows.
+    pub role: Role,
+    /// The one course it may see and act on; `None`: every course.
+    pub course_key: Option<String>,
+    /// Hex SHA-256 of the secret.
+    pub hash: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked; a revoked token authenticates nothing.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The checks both drivers make before storing a token.
+pub(crate) fn check_new_token(token: &NewToken) -> Result<(), crate::StoreError> {
+    const C: &str = "create_token";
+    if token.user.trim().is_empty() {
+        return Err(crate::StoreError::Invalid {
+            context: C,
+            message: "the token's user must not be empty".into(),
+        });
+    }
+    if token.hash.trim().is_empty() {
+        return Err(crate::StoreError::Invalid {
+            context: C,
+            message: "the token's hash must not be empty".into(),
+        });
+    }
+    Ok(())
+}

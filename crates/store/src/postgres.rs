@@ -406,6 +406,21 @@ where
         .map_err(|e| StoreError::corrupt(context, format!("column {col}: {e}")))
 }
 
+fn token_from_row(row: &PgRow, context: &'static str) -> Result<TokenRecord, StoreError> {
+    let role: String = get(row, "role", context)?;
+    Ok(TokenRecord {
+        id: get(row, "id", context)?,
+        user: get(row, "user_name", context)?,
+        role: role
+            .parse()
+            .map_err(|e: ParseRoleError| StoreError::corrupt(context, e))?,
+        course_key: get(row, "course_key", context)?,
+        hash: get(row, "hash", context)?,
+        created_at: get(row, "created_at", context)?,
+        revoked_at: get(row, "revoked_at", context)?,
+    })
+}
+
 fn get_json(
     row: &PgRow,
     col: &str,
@@ -2370,6 +2385,61 @@ impl Backend for PostgresBackend {
             .await
             .map_err(StoreError::db("count_events"))?;
         Ok(count(n))
+    }
+
+    async fn create_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError> {
+        const C: &str = "create_token";
+        crate::model::check_new_token(token)?;
+        let row = sqlx::query("INSERT INTO api_tokens (user_name, role, course_key, hash) \
+             VALUES ($1, $2, $3, $4) RETURNING id, user_name, role, course_key, hash, created_at, revoked_at"
+        )
+        .bind(&token.user)
+        .bind(token.role.as_str())
+        .bind(&token.course_key)
+        .bind(&token.hash)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db(C))?;
+        token_from_row(&row, C)
+    }
+
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        const C: &str = "find_token";
+        let row = sqlx::query("SELECT id, user_name, role, course_key, hash, created_at, revoked_at FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL"
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db(C))?;
+        row.map(|row| token_from_row(&row, C)).transpose()
+    }
+
+    async fn revoke_token(&self, id: i64) -> Result<TokenRecord, StoreError> {
+        const C: &str = "revoke_token";
+        let row = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 \
+             RETURNING id, user_name, role, course_key, hash, created_at, revoked_at",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db(C))?;
+        match row {
+            Some(row) => token_from_row(&row, C),
+            None => Err(StoreError::NotFound {
+                what: "token",
+                key: id.to_string(),
+            }),
+        }
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        const C: &str = "list_tokens";
+        let rows = sqlx::query("SELECT id, user_name, role, course_key, hash, created_at, revoked_at FROM api_tokens ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db(C))?;
+        rows.iter().map(|row| token_from_row(row, C)).collect()
     }
 
     async fn record_worker(&self, heartbeat: &WorkerHeartbeat) -> Result<(), StoreError> {

@@ -3086,6 +3086,78 @@ pub async fn learner_data_import_keeps_ids(store: &Store) {
     assert_eq!(fetch_all(store, &scope(&[]), 100).await, before);
 }
 
+fn new_token(user: &str, role: Role, course: Option<&str>, hash: &str) -> NewToken {
+    NewToken {
+        user: user.into(),
+        role,
+        course_key: course.map(str::to_owned),
+        hash: hash.into(),
+    }
+}
+
+/// Tokens: created with their role and course, found by hash until revoked, listed with the
+/// revoked ones; a hash is unique and an empty user or hash is refused.
+pub async fn tokens_create_find_revoke_list(store: &Store) {
+    assert!(store.list_tokens().await.unwrap().is_empty());
+    let before = Utc::now() - ChronoDuration::seconds(5);
+    let admin = store
+        .create_token(&new_token("ada", Role::Admin, None, "h-admin"))
+        .await
+        .unwrap();
+    assert_eq!(admin.user, "ada");
+    assert_eq!(admin.role, Role::Admin);
+    assert_eq!(admin.course_key, None);
+    assert_eq!(admin.hash, "h-admin");
+    assert!(admin.created_at >= before && admin.revoked_at.is_none());
+    let staff = store
+        .create_token(&new_token("sam", Role::Staff, Some(COURSE), "h-staff"))
+        .await
+        .unwrap();
+    assert!(staff.id > admin.id);
+    assert_eq!(staff.course_key.as_deref(), Some(COURSE));
+
+    assert_eq!(
+        store.find_token("h-staff").await.unwrap(),
+        Some(staff.clone())
+    );
+    assert_eq!(store.find_token("h-unknown").await.unwrap(), None);
+
+    // The same hash twice would make one secret open two tokens.
+    let dup = store
+        .create_token(&new_token("eve", Role::Instructor, None, "h-staff"))
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict { .. })), "{dup:?}");
+    for bad in [
+        new_token(" ", Role::Staff, None, "h-x"),
+        new_token("x", Role::Staff, None, ""),
+    ] {
+        let refused = store.create_token(&bad).await;
+        assert!(
+            matches!(refused, Err(StoreError::Invalid { .. })),
+            "{refused:?}"
+        );
+    }
+
+    let revoked = store.revoke_token(staff.id).await.unwrap();
+    let revoked_at = revoked.revoked_at.expect("revocation time");
+    assert_eq!(store.find_token("h-staff").await.unwrap(), None);
+    assert_eq!(
+        store.find_token("h-admin").await.unwrap(),
+        Some(admin.clone())
+    );
+    // Revoking again changes nothing.
+    let again = store.revoke_token(staff.id).await.unwrap();
+    assert_eq!(again.revoked_at, Some(revoked_at));
+    let missing = store.revoke_token(staff.id + 1000).await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { what: "token", .. })),
+        "{missing:?}"
+    );
+
+    let all = store.list_tokens().await.unwrap();
+    assert_eq!(all, vec![admin, again]);
+}
+
 /// Runs `$m!(name, ...)` with every suite function, so each backend's test file lists them once.
 #[macro_export]
 macro_rules! for_each_suite_test {
@@ -3125,7 +3197,8 @@ macro_rules! for_each_suite_test {
             wait_for_work_returns_at_once_when_work_is_queued,
             list_tasks_filters_and_order,
             outcomes_and_events_paging,
-            task_state_strings
+            task_state_strings,
+            tokens_create_find_revoke_list
         );
     };
 }
