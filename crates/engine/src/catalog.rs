@@ -186,3 +186,45 @@ pub async fn import_course(store: &Store, course: &Course) -> Result<CourseImpor
         changed_problems,
     })
 }
+
+/// Every problem of a stored course in tree order, summarised from its current version with the
+/// grading engine (what `problems` and the API list). An unknown course is
+/// [`StoreError::NotFound`].
+pub async fn course_problems(
+    store: &Store,
+    course_key: &str,
+) -> Result<Vec<ProblemSummary>, StoreError> {
+    if store.get_course(course_key).await?.is_none() {
+        return Err(StoreError::NotFound {
+            what: "course",
+            key: course_key.to_owned(),
+        });
+    }
+    let mut summaries = Vec::new();
+    for block in store.list_blocks(course_key).await? {
+        if block.block_type != "problem" {
+            continue;
+        }
+        let xml = store
+            .current_problem_version(&block.usage_key)
+            .await?
+            .map(|v| v.xml)
+            .unwrap_or_default();
+        // Input ids are prefixed with the block's html id (the url_name for block-v1 keys).
+        let html_id = coursetasks_olx::parse_usage_key(&block.usage_key)
+            .map(|k| k.html_id())
+            .unwrap_or_else(|_| block.usage_key.clone());
+        let weight = block
+            .settings
+            .get("weight")
+            .and_then(serde_json::Value::as_f64);
+        summaries.push(summarize_problem(
+            &block.usage_key,
+            &block.display_name,
+            &html_id,
+            &xml,
+            weight,
+        ));
+    }
+    Ok(summaries)
+}

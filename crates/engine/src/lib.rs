@@ -6,7 +6,9 @@
 //! domain rules in `coursetasks-tasks` and the SQL in `coursetasks-store`.
 
 pub mod catalog;
+pub mod history;
 pub mod learner_data;
+pub mod outcomes;
 pub mod plan;
 pub mod pool;
 pub mod progress;
@@ -14,11 +16,15 @@ pub mod runner;
 pub mod status;
 pub mod submit;
 
-pub use catalog::{CourseImport, ProblemChange, ProblemSummary, import_course, summarize_problem};
+pub use catalog::{
+    CourseImport, ProblemChange, ProblemSummary, course_problems, import_course, summarize_problem,
+};
+pub use history::{TaskQuery, task_filter};
 pub use learner_data::{
     BadRow, DataError, DataImportReport, ImportOptions, OpenInput, detect_format, export_learners,
     export_state, import_learners, import_state, open_file,
 };
+pub use outcomes::{OUTCOME_CSV_HEADER, outcome_csv_record};
 pub use plan::{ProblemTarget, TaskPlan, resolve};
 pub use pool::{PoolConfig, run_pool};
 pub use progress::{NoProgress, ProgressFn, ProgressSink};

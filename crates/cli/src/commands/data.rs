@@ -7,11 +7,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use coursetasks_engine::{
-    CourseImport, DataError, DataImportReport, ImportOptions, ProblemSummary, detect_format,
-    open_file, summarize_problem,
+    CourseImport, DataError, DataImportReport, ImportOptions, ProblemSummary, course_problems,
+    detect_format, open_file,
 };
 use coursetasks_exchange::Format;
-use coursetasks_olx::{CourseSource, Warning, parse_usage_key, read_course};
+use coursetasks_olx::{CourseSource, Warning, read_course};
+use coursetasks_store::StoreError;
 use serde::Serialize;
 
 use crate::cli::{
@@ -146,37 +147,15 @@ fn print_problems(problems: &[ProblemSummary]) {
 
 pub async fn problems(args: ProblemsArgs) -> Result<()> {
     let store = open_store(&args.db.db).await?;
-    if store.get_course(&args.course).await?.is_none() {
-        return Err(
-            Failure::not_found(format!("no course {} in this database", args.course)).into(),
-        );
-    }
-    let mut summaries = Vec::new();
-    for block in store.list_blocks(&args.course).await? {
-        if block.block_type != "problem" {
-            continue;
+    let summaries = match course_problems(&store, &args.course).await {
+        Ok(summaries) => summaries,
+        Err(StoreError::NotFound { .. }) => {
+            return Err(
+                Failure::not_found(format!("no course {} in this database", args.course)).into(),
+            );
         }
-        let xml = store
-            .current_problem_version(&block.usage_key)
-            .await?
-            .map(|v| v.xml)
-            .unwrap_or_default();
-        // Input ids are prefixed with the block's html id (the url_name for block-v1 keys).
-        let html_id = parse_usage_key(&block.usage_key)
-            .map(|k| k.html_id())
-            .unwrap_or_else(|_| block.usage_key.clone());
-        let weight = block
-            .settings
-            .get("weight")
-            .and_then(serde_json::Value::as_f64);
-        summaries.push(summarize_problem(
-            &block.usage_key,
-            &block.display_name,
-            &html_id,
-            &xml,
-            weight,
-        ));
-    }
+        Err(e) => return Err(e.into()),
+    };
     if args.json.json {
         return print_json(&summaries);
     }

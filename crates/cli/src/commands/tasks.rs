@@ -7,10 +7,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use coursetasks_engine::{
-    PoolConfig, ProgressSink, SubmitError, SubmitRequest, Worker, WorkerConfig, run_pool, submit,
+    OUTCOME_CSV_HEADER, PoolConfig, ProgressSink, SubmitError, SubmitRequest, TaskQuery, Worker,
+    WorkerConfig, outcome_csv_record, run_pool, submit, task_filter,
 };
 use coursetasks_store::{
-    CancelOutcome, EventFilter, OutcomeStatus, Store, StoreError, TaskFilter, TaskRecord, TaskState,
+    CancelOutcome, EventFilter, OutcomeStatus, Store, StoreError, TaskRecord, TaskState,
 };
 use coursetasks_tasks::{Target, TaskKind};
 use uuid::Uuid;
@@ -265,34 +266,26 @@ pub async fn fail(args: FailArgs) -> Result<()> {
 
 pub async fn tasks(args: TasksArgs) -> Result<()> {
     let store = open_store(&args.db.db).await?;
-    let mut filter = TaskFilter {
+    let query = TaskQuery {
         course_key: args.course.clone(),
+        running: args.running,
+        problem: args.problem.clone(),
+        learner: args.learner.clone(),
+        kind: args.kind.map(task_kind),
         limit: Some(args.limit),
-        task_type: args.kind.map(|k| task_kind(k).task_type().to_owned()),
         ..Default::default()
     };
-    if args.running {
-        filter.states = vec![TaskState::Queued, TaskState::Running];
-    }
-    let learner = match &args.learner {
-        None => None,
-        Some(identifier) => Some(store.find_learner(identifier).await?.ok_or_else(|| {
-            Failure::not_found(format!("no learner with username or email {identifier:?}"))
-        })?),
+    let filter = match task_filter(&store, &query).await {
+        Ok(filter) => filter,
+        Err(StoreError::NotFound { what, key }) => {
+            return Err(Failure::not_found(match what {
+                "learner" => format!("no learner with username or email {key:?}"),
+                _ => format!("no {what} {key}"),
+            })
+            .into());
+        }
+        Err(e) => return Err(e.into()),
     };
-    if let Some(problem) = &args.problem {
-        let block = store
-            .get_block(problem)
-            .await?
-            .ok_or_else(|| Failure::not_found(format!("no block {problem}")))?;
-        // History of a problem is keyed like submission: all-learner tasks, or one learner's.
-        filter.task_key = Some(coursetasks_tasks::task_key(
-            &block.usage_key,
-            learner.as_ref().map(|l| l.id),
-        ));
-    } else if let Some(learner) = &learner {
-        filter.student = Some(learner.username.clone());
-    }
     let tasks = store.list_tasks(&filter).await?;
     if args.json.json {
         let views: Vec<TaskView> = tasks.iter().map(|t| TaskView::new(t, Utc::now())).collect();
@@ -323,20 +316,8 @@ pub async fn outcomes(args: OutcomesArgs) -> Result<()> {
         .then(|| csv::Writer::from_writer(std::io::BufWriter::new(std::io::stdout().lock())));
     let mut json_out = json.then(|| std::io::BufWriter::new(std::io::stdout().lock()));
     if let Some(w) = csv_out.as_mut() {
-        w.write_record([
-            "module_id",
-            "learner_id",
-            "username",
-            "usage_key",
-            "status",
-            "reason",
-            "old_grade",
-            "old_max_grade",
-            "new_grade",
-            "new_max_grade",
-        ])?;
+        w.write_record(OUTCOME_CSV_HEADER)?;
     }
-    let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
     let mut after = 0;
     loop {
         let page = store.list_outcomes(task.id, status, after, 5_000).await?;
@@ -344,18 +325,7 @@ pub async fn outcomes(args: OutcomesArgs) -> Result<()> {
         after = last.id;
         for o in &page {
             if let Some(w) = csv_out.as_mut() {
-                w.write_record([
-                    o.module_id.map(|m| m.to_string()).unwrap_or_default(),
-                    o.learner_id.to_string(),
-                    o.username.clone(),
-                    o.usage_key.clone(),
-                    o.status.as_str().to_owned(),
-                    o.reason.clone().unwrap_or_default(),
-                    num(o.old_grade),
-                    num(o.old_max_grade),
-                    num(o.new_grade),
-                    num(o.new_max_grade),
-                ])?;
+                w.write_record(outcome_csv_record(o))?;
             } else if let Some(w) = json_out.as_mut() {
                 serde_json::to_writer(&mut *w, o)?;
                 w.write_all(b"\n")?;
