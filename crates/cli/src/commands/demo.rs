@@ -31,7 +31,18 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let started = Instant::now();
     prepare_fresh_file(&args.db)?;
     let store = open_store(&args.db).await?;
-    println!("coursetasks demo: fresh database {}", args.db);
+    // A server database (PostgreSQL) is not the demo's to replace: it must be empty.
+    if !store.list_courses().await?.is_empty() || store.count_learners().await? > 0 {
+        bail!(
+            "{} is not empty; the demo needs a fresh database (for PostgreSQL: CREATE DATABASE a new one and pass its URL)",
+            args.db
+        );
+    }
+    println!(
+        "coursetasks demo: fresh {} database {}",
+        store.backend_name(),
+        args.db
+    );
 
     // 1. The sample course.
     let course = read_course(&CourseSource::Files(
@@ -182,6 +193,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 /// The demo owns its file: the default path is replaced, any other existing file is refused so a
 /// real database is never overwritten by mistake.
 fn prepare_fresh_file(db: &str) -> Result<()> {
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        return Ok(());
+    }
     let path = Path::new(db.strip_prefix("sqlite:").unwrap_or(db));
     if path.exists() {
         if db != crate::cli::DEFAULT_DEMO_DB {
