@@ -81,6 +81,88 @@ pub enum Command {
     ExportState(ExportStateArgs),
     /// Export all learners as auth_user rows (id, username, email).
     ExportLearners(ExportLearnersArgs),
+    /// Serve the HTTP API (JSON under /api/v1) and, unless --no-worker, run tasks in the same
+    /// process. Ctrl-C stops accepting, finishes requests in flight and the current chunks.
+    Serve(ServeArgs),
+    /// Manage API tokens: create (prints the secret once), revoke, list.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Serve the API only; `coursetasks worker` processes run the tasks.
+    #[arg(long)]
+    pub no_worker: bool,
+    /// Tasks the in-process worker runs at once.
+    #[arg(long, default_value_t = 2)]
+    pub concurrency: usize,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print its secret (shown this once; only its hash is stored).
+    Create(TokenCreateArgs),
+    /// Revoke a token by id: it authenticates nothing from now on.
+    Revoke(TokenRevokeArgs),
+    /// List tokens (never their secrets), revoked ones included.
+    List(TokenListArgs),
+}
+
+/// API roles, after Open edX's course roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Everything.
+    Admin,
+    /// Every task, for one learner or all.
+    Instructor,
+    /// Tasks for one learner only (no override), and every read.
+    Staff,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// Who the token is for (recorded as the requester of the tasks it submits).
+    #[arg(long)]
+    pub user: String,
+    /// What it allows.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// Bind it to this course: it sees and touches nothing of any other.
+    #[arg(long)]
+    pub course: Option<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// The token's id (from `token list`).
+    pub id: i64,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenListArgs {
+    #[command(flatten)]
+    pub json: JsonFlag,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 /// Open edX data file formats.

@@ -98,6 +98,8 @@ fn run_async(command: Command) -> anyhow::Result<()> {
             Command::ImportState(args) => commands::data::import_state(args).await,
             Command::ExportState(args) => commands::data::export_state(args).await,
             Command::ExportLearners(args) => commands::data::export_learners(args).await,
+            Command::Serve(args) => commands::serve::run(args).await,
+            Command::Token(args) => commands::token::run(args).await,
             Command::Grade(_) | Command::Calc(_) => unreachable!("handled synchronously"),
         }
     })

@@ -6,4 +6,6 @@ pub mod bench_postgres;
 pub mod data;
 pub mod demo;
 pub mod engine;
+pub mod serve;
 pub mod tasks;
+pub mod token;
