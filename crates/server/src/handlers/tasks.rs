@@ -366,8 +366,26 @@ pub async fn outcomes(
 /// Rows per store page while writing the CSV.
 const CSV_PAGE: u32 = 5_000;
 
+/// Writes CSV records into bytes.
+fn csv_bytes<I, R>(records: I) -> Result<Vec<u8>, std::io::Error>
+where
+    I: IntoIterator<Item = R>,
+    R: IntoIterator,
+    R::Item: AsRef<[u8]>,
+{
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for record in records {
+        writer.write_record(record)?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
 /// `GET /api/v1/tasks/{id}/outcomes.csv`: every outcome (optionally of one status) as a CSV
-/// download with the CLI's columns.
+/// download with the CLI's columns. The body streams page by page, so a million outcomes need
+/// no more memory than one page; a store failure after the first page cuts the download short
+/// (the status line has gone out by then), which clients see as an incomplete transfer.
 pub async fn outcomes_csv(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -376,26 +394,33 @@ pub async fn outcomes_csv(
 ) -> Result<Response, ApiError> {
     let task = visible_task(&state, &caller, &id).await?;
     let status = query.status()?;
-    let csv_error = |e: csv::Error| ApiError::internal(format!("writing CSV: {e}"));
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(OUTCOME_CSV_HEADER).map_err(csv_error)?;
-    let mut after = 0;
-    loop {
-        let page = state
-            .store
-            .list_outcomes(task.id, status, after, CSV_PAGE)
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for outcome in &page {
-            writer
-                .write_record(outcome_csv_record(outcome))
-                .map_err(csv_error)?;
+    let header_row =
+        csv_bytes([OUTCOME_CSV_HEADER]).map_err(|e| ApiError::internal(e.to_string()))?;
+    let store = state.store.clone();
+    let task_id = task.id;
+    let pages = futures::stream::try_unfold(Some(0i64), move |after| {
+        let store = store.clone();
+        async move {
+            let Some(after) = after else {
+                return Ok(None);
+            };
+            let page = store
+                .list_outcomes(task_id, status, after, CSV_PAGE)
+                .await
+                .map_err(std::io::Error::other)?;
+            let Some(last) = page.last() else {
+                return Ok(None);
+            };
+            // A short page is the last one: stop without another query.
+            let next = (page.len() == CSV_PAGE as usize).then_some(last.id);
+            let bytes = csv_bytes(page.iter().map(outcome_csv_record))?;
+            Ok::<_, std::io::Error>(Some((axum::body::Bytes::from(bytes), next)))
         }
-    }
-    let body = writer
-        .into_inner()
-        .map_err(|e| ApiError::internal(format!("writing CSV: {e}")))?;
+    });
+    let first = futures::stream::once(async move {
+        Ok::<_, std::io::Error>(axum::body::Bytes::from(header_row))
+    });
+    let body = axum::body::Body::from_stream(futures::StreamExt::chain(first, pages));
     let disposition = format!("attachment; filename=\"outcomes-{}.csv\"", task.id);
     Ok((
         [
