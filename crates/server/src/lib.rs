@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks/{id}/outcomes.csv", get(tasks::outcomes_csv))
         .route("/events", get(tasks::events))
         .fallback(handlers::unknown_route)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(probes::readyz))
         .nest("/api/v1", api)
         .fallback(handlers::unknown_route)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .with_state(state)
 }
 

@@ -29,6 +29,16 @@ async fn probes_need_no_token() {
     let (status, _, body) = t.raw(Method::GET, "/nowhere", None, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(code(&serde_json::from_slice(&body).unwrap()), "not_found");
+    // Wrong methods and unknown API routes answer in the API's error shape too.
+    let (status, json) = t
+        .call(Method::DELETE, "/api/v1/tasks", &t.admin, None)
+        .await;
+    assert_eq!(
+        (status, code(&json)),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
+    let (status, json) = t.get("/api/v1/nothing-here", &t.admin).await;
+    assert_eq!((status, code(&json)), (StatusCode::NOT_FOUND, "not_found"));
 }
 
 #[tokio::test]

@@ -13,6 +13,15 @@ pub async fn unknown_route(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no route {}", uri.path()))
 }
 
+/// The 405 for a route that exists with other methods.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not accept {method}", uri.path()),
+    )
+}
+
 /// Largest page a client may ask for.
 pub const MAX_PAGE: u32 = 1_000;
 /// Page size when the client does not say.
