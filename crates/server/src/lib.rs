@@ -1,6 +1,7 @@
 //! The coursetasks HTTP API: JSON under `/api/v1` (described by `/api/v1/openapi.json`),
-//! bearer-token access control after Open edX's course roles ([`auth`]), and `/healthz` and
-//! `/readyz` for probes.
+//! bearer-token access control after Open edX's course roles ([`auth`]), `/healthz` and
+//! `/readyz` for probes, and `/metrics` for Prometheus ([`metrics`]). Every request is logged
+//! with `tracing` (target `coursetasks_server::request`, level INFO).
 //!
 //! It is a thin layer: submitting, the status view, history filters, problem summaries and the
 //! outcome table all come from `coursetasks-engine`, the same functions the command line uses,
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod error;
 mod extract;
 mod handlers;
+pub mod metrics;
 pub mod openapi;
 pub mod tokens;
 
@@ -34,16 +36,43 @@ pub use error::ApiError;
 pub struct AppState {
     /// The database.
     pub store: Store,
+    /// In-process measurements for `/metrics` (the in-process worker's chunk timer).
+    pub metrics: std::sync::Arc<metrics::Metrics>,
 }
 
 impl AppState {
     /// State over an opened store.
     pub fn new(store: Store) -> AppState {
-        AppState { store }
+        AppState {
+            store,
+            metrics: Default::default(),
+        }
     }
 }
 
-/// The whole application: `/healthz`, `/readyz`, and the authenticated `/api/v1` routes.
+/// Middleware: one INFO event per request, after the response: method, path (no query: it
+/// may name learners), status and milliseconds.
+async fn log_request(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        target: "coursetasks_server::request",
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+/// The whole application: `/healthz`, `/readyz`, `/metrics`, and the authenticated `/api/v1`
+/// routes.
 pub fn router(state: AppState) -> Router {
     use handlers::{catalog, probes, tasks};
     let api = Router::new()
@@ -58,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks/status", get(tasks::statuses))
         .route("/tasks/{id}", get(tasks::status))
         .route("/tasks/{id}/cancel", post(tasks::cancel))
+        .route("/tasks/{id}/progress", get(tasks::progress))
         .route("/tasks/{id}/outcomes", get(tasks::outcomes))
         .route("/tasks/{id}/outcomes.csv", get(tasks::outcomes_csv))
         .route("/events", get(tasks::events))
@@ -70,9 +100,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
+        .route("/metrics", get(metrics::metrics))
         .nest("/api/v1", api)
         .fallback(handlers::unknown_route)
         .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }
 
@@ -108,12 +140,13 @@ pub async fn serve(
     // When the pool stops by itself (an error it could not retry), the server stops too rather
     // than accept tasks that nothing here would run.
     let (pool_stopped_tx, pool_stopped_rx) = tokio::sync::oneshot::channel::<()>();
+    let state = AppState::new(store.clone());
     let pool = worker.map(|w| {
         let pool = coursetasks_engine::run_pool(
             store.clone(),
             w.worker,
             w.pool,
-            std::sync::Arc::new(coursetasks_engine::NoProgress),
+            state.metrics.chunk_timer(),
             shutdown.clone(),
         );
         tokio::spawn(async move {
@@ -124,21 +157,20 @@ pub async fn serve(
     });
     let mut stop = shutdown.clone();
     let has_pool = pool.is_some();
-    let http =
-        axum::serve(listener, router(AppState::new(store))).with_graceful_shutdown(async move {
-            let pool_stopped = async move {
-                if has_pool {
-                    let _ = pool_stopped_rx.await;
-                } else {
-                    std::future::pending::<()>().await;
-                }
-            };
-            tokio::select! {
-                // A dropped sender also means stop.
-                _ = stop.wait_for(|stop| *stop) => {}
-                _ = pool_stopped => {}
+    let http = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        let pool_stopped = async move {
+            if has_pool {
+                let _ = pool_stopped_rx.await;
+            } else {
+                std::future::pending::<()>().await;
             }
-        });
+        };
+        tokio::select! {
+            // A dropped sender also means stop.
+            _ = stop.wait_for(|stop| *stop) => {}
+            _ = pool_stopped => {}
+        }
+    });
     let served = http.await;
     let ran = match pool {
         Some(handle) => match handle.await {

@@ -129,6 +129,11 @@ pub fn openapi() -> Value {
                 "parameters": [task_id.clone()],
                 "responses": responses(("200", ok("`result` is `revoked`, `cancel_requested` or `already_finished`.", json!({"type": "object", "properties": {"task_id": {"type": "string"}, "result": {"type": "string"}, "task": {"$ref": "#/components/schemas/TaskView"}}}))), &[("400", "`bad_request`: not a UUID"), ("403", "`forbidden`: the token's role may not submit (so not cancel) this task"), ("404", NOT_FOUND_TASK)])
             }},
+            "/api/v1/tasks/{id}/progress": {"get": {
+                "summary": "Live progress as server-sent events: the task is read every 250 ms and each change of state or counters (and the first read) is a `data:` event holding its TaskView as JSON; the stream ends after a final state (SUCCESS, FAILURE, REVOKED). Keep-alive comments every 15 s.",
+                "parameters": [task_id.clone()],
+                "responses": responses(("200", json!({"description": "`text/event-stream` of TaskView events.", "content": {"text/event-stream": {"schema": {"type": "string"}}}})), &[("400", "`bad_request`: not a UUID"), ("404", NOT_FOUND_TASK)])
+            }},
             "/api/v1/tasks/{id}/outcomes": {"get": {
                 "summary": "Per-learner outcomes with reasons and old/new grades, a keyset page at a time.",
                 "parameters": [task_id.clone(), query("status", "Only `succeeded`, `skipped` or `failed`.", json!({"type": "string"})), after.clone(), limit.clone()],

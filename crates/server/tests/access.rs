@@ -72,6 +72,12 @@ fn endpoints(task: Uuid) -> Vec<(Method, &'static str, String, Option<Value>)> {
         ),
         (
             Method::GET,
+            "/api/v1/tasks/{id}/progress",
+            format!("/api/v1/tasks/{task}/progress"),
+            None,
+        ),
+        (
+            Method::GET,
             "/api/v1/tasks/{id}/outcomes",
             format!("/api/v1/tasks/{task}/outcomes"),
             None,
@@ -164,6 +170,18 @@ async fn every_role_may_read() {
     ] {
         for (method, template, uri, _) in endpoints(task) {
             if method != Method::GET {
+                continue;
+            }
+            if template.ends_with("/progress") {
+                // The task stays queued, so its event stream would not end: the status only.
+                let (status, content_type) = t
+                    .head_of(method, &uri, Some(&format!("Bearer {token}")))
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{template}");
+                assert!(
+                    content_type.starts_with("text/event-stream"),
+                    "{content_type}"
+                );
                 continue;
             }
             let (status, _, bytes) = t
@@ -333,6 +351,7 @@ async fn a_course_bound_token_sees_nothing_of_another_course() {
         format!("/api/v1/tasks/{task}"),
         format!("/api/v1/tasks/{task}/outcomes"),
         format!("/api/v1/tasks/{task}/outcomes.csv"),
+        format!("/api/v1/tasks/{task}/progress"),
         format!("/api/v1/events?task={task}"),
         format!("/api/v1/courses/{course}/problems"),
         format!(

@@ -491,3 +491,86 @@ pub async fn events(
     let next_after = page.next_after(events.len(), events.last().map(|e| e.id));
     Ok(Json(EventPage { events, next_after }))
 }
+
+/// How often the progress stream reads the task.
+pub const PROGRESS_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+/// How often an idle progress stream sends a keep-alive comment.
+pub const PROGRESS_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// What a progress event changes on: state and counters (not the rate or ETA, which move with
+/// the clock alone).
+fn progress_key(task: &TaskRecord) -> (TaskState, Option<u64>, [u64; 4], bool) {
+    (
+        task.state,
+        task.total,
+        [task.attempted, task.succeeded, task.skipped, task.failed],
+        task.cancel_requested,
+    )
+}
+
+/// `GET /api/v1/tasks/{id}/progress`: server-sent events. The task is read every
+/// [`PROGRESS_POLL`]; each time its state or counters differ from the last event (and once at
+/// the start), a `data:` event carries its [`TaskView`] as JSON. The stream ends after the
+/// event of a final state (SUCCESS, FAILURE, REVOKED); keep-alive comments flow meanwhile. A
+/// store error mid-stream ends it with an `error` event (the status line has gone out).
+pub async fn progress(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let task = visible_task(&state, &caller, &id).await?;
+    struct Poll {
+        store: coursetasks_store::Store,
+        id: Uuid,
+        first: Option<TaskRecord>,
+        last: Option<(TaskState, Option<u64>, [u64; 4], bool)>,
+        done: bool,
+    }
+    let start = Poll {
+        store: state.store.clone(),
+        id: task.id,
+        first: Some(task),
+        last: None,
+        done: false,
+    };
+    let events = futures::stream::unfold(start, |mut poll| async move {
+        if poll.done {
+            return None;
+        }
+        loop {
+            let task = match poll.first.take() {
+                Some(task) => task,
+                None => {
+                    tokio::time::sleep(PROGRESS_POLL).await;
+                    match poll.store.get_task(poll.id).await {
+                        Ok(Some(task)) => task,
+                        Ok(None) => return None,
+                        Err(e) => {
+                            poll.done = true;
+                            let event = Event::default().event("error").data(e.to_string());
+                            return Some((Ok::<_, std::convert::Infallible>(event), poll));
+                        }
+                    }
+                }
+            };
+            let key = progress_key(&task);
+            if poll.last.as_ref() == Some(&key) {
+                continue;
+            }
+            poll.last = Some(key);
+            poll.done = task.state.is_ready();
+            let event = match Event::default().json_data(TaskView::new(&task, Utc::now())) {
+                Ok(event) => event,
+                Err(e) => {
+                    poll.done = true;
+                    Event::default().event("error").data(e.to_string())
+                }
+            };
+            return Some((Ok(event), poll));
+        }
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(PROGRESS_KEEP_ALIVE))
+        .into_response())
+}

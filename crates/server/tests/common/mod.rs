@@ -235,6 +235,41 @@ impl TestApp {
         (status, content_type, bytes.to_vec())
     }
 
+    /// Sends one request and returns the status and content type without reading the body
+    /// (for event streams that do not end).
+    pub async fn head_of(
+        &self,
+        method: Method,
+        uri: &str,
+        auth: Option<&str>,
+    ) -> (StatusCode, String) {
+        let response = self.response(method, uri, auth).await;
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (response.status(), content_type)
+    }
+
+    /// Sends one bodiless request; returns the response, body unread.
+    pub async fn response(
+        &self,
+        method: Method,
+        uri: &str,
+        auth: Option<&str>,
+    ) -> axum::response::Response {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(auth) = auth {
+            request = request.header(header::AUTHORIZATION, auth);
+        }
+        self.app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
     /// Sends one request with a bearer token; returns the status and the JSON body.
     pub async fn call(
         &self,
