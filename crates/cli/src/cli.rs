@@ -99,8 +99,21 @@ pub struct ServeArgs {
     /// Tasks the in-process worker runs at once.
     #[arg(long, default_value_t = 2)]
     pub concurrency: usize,
+    /// Log lines on stderr: `text` for people, `json` (one object a line, the server's own
+    /// messages included, INFO and up unless RUST_LOG says otherwise) for log collectors.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+/// How `serve` writes its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line (tracing-subscriber's JSON formatter).
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -57,7 +57,10 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    match &cli.command {
+        Command::Serve(args) if args.log_format == cli::LogFormat::Json => init_json_logging(),
+        _ => init_logging(),
+    }
     let result = match cli.command {
         // The engine commands are synchronous and print their own JSON errors.
         Command::Grade(args) => return commands::engine::grade(args),
@@ -111,6 +114,21 @@ fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// `serve --log-format json`: one JSON object a line on stderr; `RUST_LOG` selects, by default
+/// INFO and up from coursetasks' own crates (the request log among them), warnings otherwise.
+fn init_json_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "warn,coursetasks=info,coursetasks_server=info,coursetasks_engine=info",
+        )
+    });
+    tracing_subscriber::fmt()
+        .json()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();

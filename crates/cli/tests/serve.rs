@@ -215,3 +215,103 @@ fn tokens_open_the_api_served_with_an_in_process_worker() {
     assert!(status.success(), "{status}: {rest}");
     assert!(rest.contains("ran 1 tasks"), "{rest}");
 }
+
+/// One plain HTTP/1.1 GET; returns the whole response as text.
+fn get_text(addr: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn log_format_json_writes_one_json_object_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("json-logs.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coursetasks"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--no-worker",
+        ])
+        .args(["--db", db.to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut server = Server(child);
+    let mut next_line = || {
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let json: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line:?}"));
+        json
+    };
+    // No token exists yet: the warning comes first, as JSON too.
+    let warning = next_line();
+    assert_eq!(warning["level"], "WARN", "{warning}");
+    assert!(
+        warning["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no active API token"),
+        "{warning}"
+    );
+    let serving = next_line();
+    assert_eq!(serving["level"], "INFO", "{serving}");
+    assert!(serving["timestamp"].is_string(), "{serving}");
+    assert_eq!(serving["fields"]["in_process_worker"], false, "{serving}");
+    let addr = serving["fields"]["addr"].as_str().unwrap().to_owned();
+
+    let response = get_text(&addr, "/metrics");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains("coursetasks_tasks{state=\"QUEUED\"} 0"),
+        "{response}"
+    );
+    // The request log, structured.
+    let request = next_line();
+    assert_eq!(
+        request["target"], "coursetasks_server::request",
+        "{request}"
+    );
+    assert_eq!(request["fields"]["method"], "GET");
+    assert_eq!(request["fields"]["path"], "/metrics");
+    assert_eq!(request["fields"]["status"], 200);
+
+    Command::new("kill")
+        .args(["-INT", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop after SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let last: Vec<Value> = rest
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    assert!(
+        last.iter()
+            .any(|l| l["fields"]["message"] == "stopped; the in-process worker ran 0 tasks"),
+        "{rest}"
+    );
+}
