@@ -328,3 +328,55 @@ async fn progress_needs_a_token_and_hides_other_courses() {
         (StatusCode::BAD_REQUEST, "bad_request")
     );
 }
+
+/// Queue depth counts queued tasks and the unclaimed subtasks of split ones.
+#[tokio::test]
+async fn queue_depth_counts_unclaimed_subtasks() {
+    let t = TestApp::new().await;
+    let id = t
+        .submit_ok(
+            &t.admin,
+            json!({"kind": "rescore", "course": COURSE, "problem": PROBLEM, "all_learners": true}),
+        )
+        .await;
+    let m = scrape(&t).await;
+    assert_eq!(
+        (
+            m["coursetasks_queue_tasks"],
+            m["coursetasks_queue_subtasks"]
+        ),
+        (1.0, 0.0)
+    );
+    let lease = Duration::from_secs(60);
+    let planned = t.store.claim_task("planner", lease).await.unwrap().unwrap();
+    assert_eq!(planned.id, id);
+    // Three ranges of module ids: (0, 2], (2, 4], (4, max].
+    t.store
+        .split_task(id, "planner", common::LEARNERS as u64, &[2, 4])
+        .await
+        .unwrap();
+    let m = scrape(&t).await;
+    assert_eq!(m["coursetasks_tasks{state=\"RUNNING\"}"], 1.0);
+    assert_eq!(
+        (
+            m["coursetasks_queue_tasks"],
+            m["coursetasks_queue_subtasks"]
+        ),
+        (0.0, 3.0)
+    );
+    t.store
+        .claim_subtask("loop", lease, Some(id))
+        .await
+        .unwrap()
+        .expect("a subtask");
+    let queued = t
+        .store
+        .list_subtasks(id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|s| s.state == TaskState::Queued)
+        .count();
+    assert_eq!(queued, 2);
+    assert_eq!(scrape(&t).await["coursetasks_queue_subtasks"], 2.0);
+}
