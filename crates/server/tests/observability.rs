@@ -380,3 +380,41 @@ async fn queue_depth_counts_unclaimed_subtasks() {
     assert_eq!(queued, 2);
     assert_eq!(scrape(&t).await["coursetasks_queue_subtasks"], 2.0);
 }
+
+/// A task that does not move gets no new events, only keep-alive comments.
+#[tokio::test]
+async fn progress_of_an_idle_task_sends_keep_alives() {
+    let t = TestApp::new().await;
+    let id = t
+        .submit_ok(
+            &t.admin,
+            json!({"kind": "rescore", "course": COURSE, "problem": PROBLEM, "all_learners": true}),
+        )
+        .await;
+    let response = t
+        .response(
+            Method::GET,
+            &format!("/api/v1/tasks/{id}/progress"),
+            Some(&format!("Bearer {}", t.admin)),
+        )
+        .await;
+    let mut body = response.into_body();
+    let mut text = String::new();
+    // Virtual time from here: the 15 s of idling pass at once, while the store is polled.
+    tokio::time::pause();
+    // The server's keep-alive interval is 15 s.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(16);
+    while !text.contains("\n:") && !text.starts_with(':') {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .unwrap_or_else(|_| panic!("no keep-alive by then: {text:?}"))
+            .expect("the stream goes on")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(std::str::from_utf8(&data).unwrap());
+        }
+    }
+    let events = data_events(&text);
+    assert_eq!(events.len(), 1, "one event for the queued task: {text:?}");
+    assert_eq!(events[0]["state"], "QUEUED");
+}
