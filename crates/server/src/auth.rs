@@ -84,34 +84,68 @@ pub fn task_not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("no task {id}"))
 }
 
-/// Middleware: authenticates the bearer token and stores the [`Caller`], or answers 401.
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let header = request
-        .headers()
-        .get(AUTHORIZATION)
-        .ok_or_else(|| {
-            ApiError::unauthenticated("missing Authorization header (expected: Bearer <token>)")
-        })?
-        .to_str()
-        .map_err(|_| ApiError::unauthenticated("the Authorization header is not text"))?;
-    let secret = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            ApiError::unauthenticated("the Authorization header must be `Bearer <token>`")
-        })?;
+/// The cookie that holds the dashboard's token (HttpOnly, SameSite=Strict).
+pub const TOKEN_COOKIE: &str = "coursetasks_token";
+
+/// The token secret of a `Cookie` header's [`TOKEN_COOKIE`], if any.
+pub fn cookie_secret(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == TOKEN_COOKIE)
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// Looks a secret up (hashed; revoked tokens are not found): the one authentication rule of
+/// the API and the dashboard.
+pub async fn caller_for_secret(state: &AppState, secret: &str) -> Result<Caller, ApiError> {
     let token = state
         .store
         .find_token(&hash_secret(secret))
         .await?
         // One message for unknown and revoked: the caller learns nothing about other tokens.
         .ok_or_else(|| ApiError::unauthenticated("unknown or revoked token"))?;
-    request.extensions_mut().insert(Caller { token });
+    Ok(Caller { token })
+}
+
+/// Middleware: authenticates the bearer token and stores the [`Caller`], or answers 401.
+/// Without an `Authorization` header, a `GET` may carry the dashboard's cookie instead (the
+/// browser's `EventSource` cannot set headers); writes need the header, so a cookie alone
+/// never changes anything through `/api/v1`.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let secret = match request.headers().get(AUTHORIZATION) {
+        None => match cookie_secret(request.headers()) {
+            Some(secret) if request.method() == axum::http::Method::GET => secret,
+            _ => {
+                return Err(ApiError::unauthenticated(
+                    "missing Authorization header (expected: Bearer <token>)",
+                ));
+            }
+        },
+        Some(header) => {
+            let header = header
+                .to_str()
+                .map_err(|_| ApiError::unauthenticated("the Authorization header is not text"))?;
+            header
+                .strip_prefix("Bearer ")
+                .or_else(|| header.strip_prefix("bearer "))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    ApiError::unauthenticated("the Authorization header must be `Bearer <token>`")
+                })?
+                .to_owned()
+        }
+    };
+    let caller = caller_for_secret(&state, &secret).await?;
+    request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
 }

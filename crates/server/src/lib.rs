@@ -1,6 +1,7 @@
 //! The coursetasks HTTP API: JSON under `/api/v1` (described by `/api/v1/openapi.json`),
 //! bearer-token access control after Open edX's course roles ([`auth`]), `/healthz` and
-//! `/readyz` for probes, and `/metrics` for Prometheus ([`metrics`]). Every request is logged
+//! `/readyz` for probes, `/metrics` for Prometheus ([`metrics`]), and the web dashboard at `/`
+//! ([`dashboard`]). Every request is logged
 //! with `tracing` (target `coursetasks_server::request`, level INFO).
 //!
 //! It is a thin layer: submitting, the status view, history filters, problem summaries and the
@@ -18,6 +19,7 @@
 //! ```
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 mod extract;
 mod handlers;
@@ -71,8 +73,8 @@ async fn log_request(
     response
 }
 
-/// The whole application: `/healthz`, `/readyz`, `/metrics`, and the authenticated `/api/v1`
-/// routes.
+/// The whole application: `/healthz`, `/readyz`, `/metrics`, the authenticated `/api/v1`
+/// routes, and the dashboard's pages.
 pub fn router(state: AppState) -> Router {
     use handlers::{catalog, probes, tasks};
     let api = Router::new()
@@ -97,7 +99,22 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ));
+    let pages = Router::new()
+        .route("/courses", get(dashboard::courses))
+        .route("/courses/{course}", get(dashboard::course))
+        .route("/courses/{course}/confirm", post(dashboard::confirm))
+        .route("/courses/{course}/submit", post(dashboard::submit))
+        .route("/tasks/{id}", get(dashboard::task))
+        .route("/tasks/{id}/cancel", post(dashboard::cancel))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            dashboard::require_cookie,
+        ));
     Router::new()
+        .route("/", get(dashboard::sign_in))
+        .route("/login", post(dashboard::login))
+        .route("/logout", post(dashboard::logout))
+        .merge(pages)
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(metrics::metrics))

@@ -50,7 +50,7 @@ pub struct SubmitBody {
 
 /// Checks the body's shape, the course and the role, then submits through the engine (the
 /// same `submit` as the CLI's); the requester is the token's user.
-async fn checked_submit(
+pub(crate) async fn checked_submit(
     state: &AppState,
     caller: &Caller,
     body: SubmitBody,
@@ -116,7 +116,11 @@ fn parse_id(text: &str) -> Result<Uuid, ApiError> {
 }
 
 /// Loads a task the caller may see; unknown and invisible ids are both 404.
-async fn visible_task(state: &AppState, caller: &Caller, id: &str) -> Result<TaskRecord, ApiError> {
+pub(crate) async fn visible_task(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<TaskRecord, ApiError> {
     let id = parse_id(id)?;
     let task = state
         .store
@@ -128,7 +132,7 @@ async fn visible_task(state: &AppState, caller: &Caller, id: &str) -> Result<Tas
 }
 
 /// The status of one task: the engine's [`TaskView`] plus its subtasks (as `status --json`).
-async fn status_value(state: &AppState, task: &TaskRecord) -> Result<Value, ApiError> {
+pub(crate) async fn status_value(state: &AppState, task: &TaskRecord) -> Result<Value, ApiError> {
     let subtasks = state.store.list_subtasks(task.id).await?;
     let mut value = serde_json::to_value(TaskView::new(task, Utc::now()))
         .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -284,16 +288,7 @@ pub async fn cancel(
     Extension(caller): Extension<Caller>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let task = visible_task(&state, &caller, &id).await?;
-    let input: TaskInput = serde_json::from_value(task.input.clone()).unwrap_or_default();
-    let kind = TaskKind::from_task_type(&task.task_type).ok_or_else(|| {
-        ApiError::internal(format!(
-            "task {} has an unknown type {}",
-            task.id, task.task_type
-        ))
-    })?;
-    caller.check_may_submit(kind, input.student.is_none())?;
-    let outcome = state.store.request_cancel(task.id).await?;
+    let (task, outcome) = checked_cancel(&state, &caller, &id).await?;
     let result = match &outcome {
         CancelOutcome::Revoked(_) => "revoked",
         CancelOutcome::Requested(_) => "cancel_requested",
@@ -304,6 +299,25 @@ pub async fn cancel(
         "result": result,
         "task": TaskView::new(outcome.task(), Utc::now()),
     })))
+}
+
+/// Cancels a task the caller may see and may submit (the API's and the dashboard's rule).
+pub(crate) async fn checked_cancel(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(TaskRecord, CancelOutcome), ApiError> {
+    let task = visible_task(state, caller, id).await?;
+    let input: TaskInput = serde_json::from_value(task.input.clone()).unwrap_or_default();
+    let kind = TaskKind::from_task_type(&task.task_type).ok_or_else(|| {
+        ApiError::internal(format!(
+            "task {} has an unknown type {}",
+            task.id, task.task_type
+        ))
+    })?;
+    caller.check_may_submit(kind, input.student.is_none())?;
+    let outcome = state.store.request_cancel(task.id).await?;
+    Ok((task, outcome))
 }
 
 /// Query of the outcome endpoints.
