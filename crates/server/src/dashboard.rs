@@ -289,12 +289,20 @@ pub async fn course(
 <label for=\"learner{i}\">Username or email</label><input id=\"learner{i}\" name=\"learner\">\
 <input type=\"radio\" id=\"all{i}\" name=\"scope\" value=\"all\"><label for=\"all{i}\">All learners</label></fieldset>\
 <label for=\"score{i}\">Score (override only)</label><input id=\"score{i}\" name=\"score\" inputmode=\"decimal\" size=\"5\"> \
-<button type=\"submit\">Review…</button></form></td></tr>",
+<button type=\"submit\">Review…</button></form>\
+<a href=\"/courses/{course_enc}/history?problem={key_enc}\">History of this problem</a></td></tr>",
             name = html_escape(&p.display_name),
             key = html_escape(&p.usage_key),
+            course_enc = enc(&course),
+            key_enc = enc(&p.usage_key),
         ));
     }
-    body.push_str("</tbody></table>");
+    body.push_str(&format!(
+        "</tbody></table><form method=\"get\" action=\"/courses/{}/history\">\
+<label for=\"history-learner\">History of learner (username or email)</label> \
+<input id=\"history-learner\" name=\"learner\" required> <button type=\"submit\">Show</button></form>",
+        enc(&course)
+    ));
     let filter = task_filter(
         &state.store,
         &TaskQuery {
@@ -586,4 +594,87 @@ pub async fn cancel(
         Ok((task, _)) => Redirect::to(&format!("/tasks/{}", task.id)).into_response(),
         Err(e) => error_page(e),
     }
+}
+
+/// Query of the history page.
+#[derive(Debug, Default, Deserialize)]
+pub struct HistoryQuery {
+    /// Tasks on this problem.
+    pub problem: Option<String>,
+    /// Tasks for this learner (username or email).
+    pub learner: Option<String>,
+}
+
+/// `GET /courses/{course}/history?problem=...&learner=...`: the course's history of a problem
+/// (its all-learner tasks, or with `learner` that learner's tasks on it) or of a learner,
+/// newest first (the API's history filters).
+pub async fn history(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(course): ApiPath<String>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> Response {
+    let problem = query.problem.filter(|p| !p.trim().is_empty());
+    let learner = query.learner.filter(|l| !l.trim().is_empty());
+    let result = async {
+        caller.check_course(&course)?;
+        let filter = task_filter(
+            &state.store,
+            &TaskQuery {
+                course_key: Some(course.clone()),
+                problem: problem.clone(),
+                learner: learner.clone(),
+                limit: Some(100),
+                ..Default::default()
+            },
+        )
+        .await?;
+        Ok::<_, ApiError>(state.store.list_tasks(&filter).await?)
+    }
+    .await;
+    let tasks = match result {
+        Ok(t) => t,
+        Err(e) => return error_page(e),
+    };
+    let of = match (&problem, &learner) {
+        (Some(p), Some(l)) => format!(
+            "problem <code>{}</code> for learner {}",
+            html_escape(p),
+            html_escape(l)
+        ),
+        (Some(p), None) => format!("problem <code>{}</code> for all learners", html_escape(p)),
+        (None, Some(l)) => format!("learner {}", html_escape(l)),
+        (None, None) => "the whole course".to_owned(),
+    };
+    let mut body = format!(
+        "<p>Tasks of <a href=\"/courses/{}\">{}</a> on {of}, newest first.</p>",
+        enc(&course),
+        html_escape(&course)
+    );
+    if tasks.is_empty() {
+        body.push_str("<p>No task.</p>");
+    } else {
+        body.push_str(&format!(
+            "<table><thead><tr><th scope=\"col\">Task</th><th scope=\"col\">Created</th><th scope=\"col\">By</th>{TASK_HEAD}</tr></thead><tbody>"
+        ));
+        let now = Utc::now();
+        for t in &tasks {
+            let view = TaskView::new(t, now);
+            let live = if t.state.is_ready() {
+                String::new()
+            } else {
+                format!(" data-task=\"{}\"", t.id)
+            };
+            body.push_str(&format!(
+                "<tr{live}><td><a href=\"/tasks/{id}\">{kind}</a></td><td>{created}</td><td>{by}</td>{cells}</tr>",
+                id = t.id,
+                kind = html_escape(&t.task_type),
+                created = html_escape(&view.created.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+                by = html_escape(&t.requester),
+                cells = task_cells(&view)
+            ));
+        }
+        body.push_str("</tbody></table>");
+    }
+    Html(page("History", true, &body)).into_response()
 }

@@ -102,6 +102,7 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .route("/courses", get(dashboard::courses))
         .route("/courses/{course}", get(dashboard::course))
+        .route("/courses/{course}/history", get(dashboard::history))
         .route("/courses/{course}/confirm", post(dashboard::confirm))
         .route("/courses/{course}/submit", post(dashboard::submit))
         .route("/tasks/{id}", get(dashboard::task))

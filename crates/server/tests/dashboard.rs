@@ -420,3 +420,71 @@ async fn interpolated_values_are_escaped() {
     );
     assert!(!page.body.contains("<b>nobody"));
 }
+
+#[tokio::test]
+async fn history_per_problem_and_per_learner() {
+    let app = TestApp::new().await;
+    // A problem's history is its all-learner tasks (keyed as Open edX keys submissions).
+    let all = app
+        .submit_ok(
+            &app.admin,
+            json!({"kind": "reset-attempts", "course": COURSE, "problem": PROBLEM, "all_learners": true}),
+        )
+        .await;
+    let by_problem = get(
+        &app,
+        &format!("/courses/{}/history?problem={}", enc(COURSE), enc(PROBLEM)),
+        &app.instructor,
+    )
+    .await;
+    assert!(
+        by_problem.body.contains(&format!("/tasks/{all}")),
+        "{}",
+        by_problem.body
+    );
+    let id = app
+        .submit_ok(
+            &app.admin,
+            json!({"kind": "rescore", "course": COURSE, "problem": PROBLEM, "learner": "learner4"}),
+        )
+        .await;
+    let course = enc(COURSE);
+    let page = get(&app, &format!("/courses/{course}"), &app.instructor).await;
+    assert!(page.body.contains(&format!(
+        "/courses/{course}/history?problem={}",
+        enc(PROBLEM)
+    )));
+    assert!(page.body.contains("<label for=\"history-learner\">"));
+    for query in [
+        format!("problem={}&learner=learner4", enc(PROBLEM)),
+        "learner=learner4".to_owned(),
+        "learner=learner4%40example.org".to_owned(),
+    ] {
+        let page = get(
+            &app,
+            &format!("/courses/{course}/history?{query}"),
+            &app.instructor,
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::OK, "{query}: {}", page.body);
+        assert!(
+            page.body.contains(&format!("/tasks/{id}")),
+            "{query}: {}",
+            page.body
+        );
+    }
+    let none = get(
+        &app,
+        &format!("/courses/{course}/history?learner=learner5"),
+        &app.instructor,
+    )
+    .await;
+    assert!(!none.body.contains(&format!("/tasks/{id}")));
+    let hidden = get(
+        &app,
+        &format!("/courses/{course}/history?learner=learner4"),
+        &app.other_instructor,
+    )
+    .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+}
