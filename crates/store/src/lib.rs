@@ -19,12 +19,13 @@ mod backend;
 mod error;
 mod model;
 mod postgres;
+mod split;
 mod sqlite;
 
 pub use backend::Backend;
 pub use error::{StoreError, SubmitError};
 pub use model::*;
-pub use postgres::PostgresBackend;
+pub use postgres::{PostgresBackend, redact_url, url_with_database};
 pub use sqlite::SqliteBackend;
 
 use std::ops::Deref;

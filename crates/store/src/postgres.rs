@@ -27,6 +27,7 @@
 use crate::backend::Backend;
 use crate::error::{StoreError, SubmitError};
 use crate::model::*;
+use crate::split::subtask_ranges;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Row};
@@ -122,7 +123,7 @@ impl std::fmt::Debug for PostgresBackend {
 
 /// The URL with the password (user-info part or `password=` parameter) replaced by `***`, so
 /// that it can appear in errors and logs.
-pub(crate) fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     let mut out = url.to_string();
     if let Some(scheme_end) = out.find("://") {
         let rest_start = scheme_end + 3;
@@ -149,6 +150,20 @@ pub(crate) fn redact_url(url: &str) -> String {
         out = format!("{head}{}", query.join("&"));
     }
     out
+}
+
+/// `url` with its database (the path) replaced by `database`, keeping the server, credentials
+/// and parameters: how tools open a sibling database on the same server.
+pub fn url_with_database(url: &str, database: &str) -> String {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[authority_start..];
+    let path_start = rest
+        .find(['/', '?'])
+        .map_or(url.len(), |i| authority_start + i);
+    let query_start = url[path_start..]
+        .find('?')
+        .map_or(url.len(), |i| path_start + i);
+    format!("{}/{}{}", &url[..path_start], database, &url[query_start..])
 }
 
 /// Turns an error met while connecting into a reason an operator can act on.
@@ -1740,7 +1755,12 @@ impl Backend for PostgresBackend {
              FROM unnest($2::int[], $3::bigint[], $4::bigint[]) AS r(idx, after_id, until_id)",
         )
         .bind(seq)
-        .bind(ranges.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind(
+            ranges
+                .iter()
+                .map(|r| i32::try_from(r.0).unwrap_or(i32::MAX))
+                .collect::<Vec<_>>(),
+        )
         .bind(ranges.iter().map(|r| r.1).collect::<Vec<_>>())
         .bind(ranges.iter().map(|r| r.2).collect::<Vec<_>>())
         .execute(&mut *tx)
@@ -2553,33 +2573,6 @@ impl Backend for PostgresBackend {
 /// A subtask index as stored (`INTEGER`).
 fn subtask_index(index: u32) -> i32 {
     i32::try_from(index).unwrap_or(i32::MAX)
-}
-
-/// The key ranges of a split, `(index, after_id, until_id)`: `(0, p0]`, `(p0, p1]`, ...,
-/// `(p_last, i64::MAX]`. Points must be positive and strictly increasing.
-fn subtask_ranges(
-    context: &'static str,
-    points: &[i64],
-) -> Result<Vec<(i32, i64, i64)>, StoreError> {
-    if points.first().is_some_and(|p| *p <= 0) || points.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(StoreError::Invalid {
-            context,
-            message: "split points must be positive and strictly increasing".into(),
-        });
-    }
-    let ends = points.iter().copied().chain(std::iter::once(i64::MAX));
-    let mut after = 0;
-    ends.enumerate()
-        .map(|(index, until)| {
-            let index = i32::try_from(index).map_err(|_| StoreError::Invalid {
-                context,
-                message: "too many subtasks".into(),
-            })?;
-            let range = (index, after, until);
-            after = until;
-            Ok(range)
-        })
-        .collect()
 }
 
 /// The task with this row number, inside a transaction.

@@ -14,6 +14,7 @@
 use crate::backend::Backend;
 use crate::error::{StoreError, SubmitError};
 use crate::model::*;
+use crate::split::subtask_ranges;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use futures::TryStreamExt;
@@ -2693,31 +2694,6 @@ impl Backend for SqliteBackend {
         }
         Ok(())
     }
-}
-
-/// The key ranges of a split: `(index, after_id, until_id)` for `(0, p0]`, `(p0, p1]`, ...,
-/// `(p_last, i64::MAX]`.
-fn subtask_ranges(
-    context: &'static str,
-    points: &[i64],
-) -> Result<Vec<(u32, i64, i64)>, StoreError> {
-    if points.windows(2).any(|w| w[0] >= w[1]) || points.first().is_some_and(|p| *p <= 0) {
-        return Err(StoreError::Invalid {
-            context,
-            message: "split points must be positive and strictly increasing".into(),
-        });
-    }
-    let mut ranges = Vec::with_capacity(points.len() + 1);
-    let mut after = 0;
-    for (index, &point) in points.iter().chain(std::iter::once(&i64::MAX)).enumerate() {
-        let index = u32::try_from(index).map_err(|_| StoreError::Invalid {
-            context,
-            message: "too many subtasks".into(),
-        })?;
-        ranges.push((index, after, point));
-        after = point;
-    }
-    Ok(ranges)
 }
 
 /// The task with this row number, inside a transaction.

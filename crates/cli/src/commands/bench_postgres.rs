@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use coursetasks_engine::{SubmitRequest, submit};
-use coursetasks_store::{Store, TaskFilter, TaskState};
+use coursetasks_store::{Store, TaskFilter, TaskState, redact_url, url_with_database};
 use coursetasks_tasks::{Target, TaskKind};
 use serde::Serialize;
 use sqlx::ConnectOptions;
@@ -55,12 +55,12 @@ struct Figures {
 /// create and drop the benchmark's own).
 pub async fn run(args: &BenchArgs, server: &str) -> Result<()> {
     let name = format!("coursetasks_bench_{}", std::process::id());
-    let db = with_database(server, &name)?;
+    let db = url_with_database(server, &name);
     let mut admin = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(server)?
         .log_statements(tracing::log::LevelFilter::Off)
         .connect()
         .await
-        .with_context(|| format!("connecting to {}", redact(server)))?;
+        .with_context(|| format!("connecting to {}", redact_url(server)))?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
         .await
@@ -177,7 +177,7 @@ async fn run_on(args: &BenchArgs, db: &str) -> Result<Figures> {
         None
     };
     Ok(Figures {
-        server: redact(db),
+        server: redact_url(db),
         setup_seconds,
         scaling,
         burst,
@@ -271,59 +271,4 @@ fn run_workers(db: &str, n: usize, subtask_size: u64) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `url` with its database name replaced by `database`.
-fn with_database(url: &str, database: &str) -> Result<String> {
-    let scheme_end = url.find("://").context("a postgres:// URL")? + 3;
-    let (base, query) = match url.find('?') {
-        Some(q) => (&url[..q], &url[q..]),
-        None => (url, ""),
-    };
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    Ok(format!("{}/{database}{query}", &base[..host_end]))
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let credentials = &url[s + 3..at];
-            match credentials.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..s + 3],
-                    &credentials[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_names_and_passwords_in_urls() {
-        assert_eq!(
-            with_database("postgres://u@h:5432/test", "b").unwrap(),
-            "postgres://u@h:5432/b"
-        );
-        assert_eq!(
-            with_database("postgres://u@h/test?sslmode=disable", "b").unwrap(),
-            "postgres://u@h/b?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgres://h", "b").unwrap(),
-            "postgres://h/b"
-        );
-        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-    }
 }

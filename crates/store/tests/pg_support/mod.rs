@@ -42,15 +42,7 @@ pub struct TestDb {
 
 /// `url` with its database (the path) replaced by `database`.
 pub fn with_database(url: &str, database: &str) -> String {
-    let authority_start = url.find("://").map_or(0, |i| i + 3);
-    let rest = &url[authority_start..];
-    let path_start = rest
-        .find(['/', '?'])
-        .map_or(url.len(), |i| authority_start + i);
-    let query_start = url[path_start..]
-        .find('?')
-        .map_or(url.len(), |i| path_start + i);
-    format!("{}/{}{}", &url[..path_start], database, &url[query_start..])
+    coursetasks_store::url_with_database(url, database)
 }
 
 fn required() -> bool {
