@@ -61,6 +61,7 @@ pub async fn run_pool(
             Worker::new(store.clone(), worker_config)
         })
         .collect();
+    let (registry_stop, registry_stopped) = watch::channel(false);
     let registry = tokio::spawn(heartbeats(
         store.clone(),
         workers
@@ -68,8 +69,10 @@ pub async fn run_pool(
             .map(|w| (w.config().name.clone(), w.activity()))
             .collect(),
         config.heartbeat,
+        registry_stopped,
     ));
-    let _registry = AbortOnDrop(registry);
+    // Aborted only if this future is dropped; a normal end stops it first (below).
+    let registry = AbortOnDrop::new(registry);
 
     let mut loops = tokio::task::JoinSet::new();
     for worker in workers.clone() {
@@ -122,6 +125,11 @@ pub async fn run_pool(
     while let Some(result) = loops.join_next().await {
         total += result.expect("worker loop panicked")?;
     }
+    // Let the heartbeat finish the round it is in before the entries are removed: an abort
+    // would drop its future, but a statement already handed to the database still runs and
+    // could register a stopped worker again after the removal.
+    let _ = registry_stop.send(true);
+    registry.join().await;
     for worker in &workers {
         if let Err(error) = store.remove_worker(&worker.config().name).await {
             tracing::warn!(%error, "could not remove the worker from the registry");
@@ -141,10 +149,16 @@ async fn work_left(store: &Store) -> Result<bool, WorkerError> {
     Ok(!store.list_tasks(&filter).await?.is_empty())
 }
 
-/// Reports every loop's activity to the workers registry, until aborted.
-async fn heartbeats(store: Store, loops: Vec<(String, Arc<Activity>)>, period: Duration) {
+/// Reports every loop's activity to the workers registry every `period`, until `stop` turns
+/// true.
+async fn heartbeats(
+    store: Store,
+    loops: Vec<(String, Arc<Activity>)>,
+    period: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let (host, pid, started_at) = (host_name(), std::process::id(), Utc::now());
-    loop {
+    while !*stop.borrow() {
         for (name, activity) in &loops {
             let heartbeat = WorkerHeartbeat {
                 name: name.clone(),
@@ -158,6 +172,9 @@ async fn heartbeats(store: Store, loops: Vec<(String, Arc<Activity>)>, period: D
                 tracing::warn!(%error, "worker heartbeat failed");
             }
         }
-        tokio::time::sleep(period).await;
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = stop.changed() => {}
+        }
     }
 }

@@ -238,7 +238,7 @@ impl Worker {
         let worker = self.config.name.as_str();
         let store = self.store.clone();
         let (id, name, lease) = (task.id, self.config.name.clone(), self.config.lease);
-        let _heartbeat = AbortOnDrop(spawn_heartbeat(lease, move || {
+        let _heartbeat = AbortOnDrop::new(spawn_heartbeat(lease, move || {
             let (store, name) = (store.clone(), name.clone());
             async move { store.renew_lease(id, &name, lease).await }
         }));
@@ -344,7 +344,7 @@ impl Worker {
             self.config.name.clone(),
             self.config.lease,
         );
-        let _heartbeat = AbortOnDrop(spawn_heartbeat(lease, move || {
+        let _heartbeat = AbortOnDrop::new(spawn_heartbeat(lease, move || {
             let (store, name) = (store.clone(), name.clone());
             async move { store.renew_subtask_lease(id, index, &name, lease).await }
         }));
@@ -568,11 +568,26 @@ struct SubtaskLease {
 }
 
 /// Aborts a background task when dropped.
-pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
+pub(crate) struct AbortOnDrop(Option<JoinHandle<()>>);
+
+impl AbortOnDrop {
+    pub(crate) fn new(handle: JoinHandle<()>) -> Self {
+        AbortOnDrop(Some(handle))
+    }
+
+    /// Waits for the task to end by itself (without aborting it).
+    pub(crate) async fn join(mut self) {
+        if let Some(handle) = self.0.take() {
+            let _ = handle.await;
+        }
+    }
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(handle) = &self.0 {
+            handle.abort();
+        }
     }
 }
 
