@@ -165,13 +165,32 @@ async fn three_workers_killed_at_random_share_a_big_rescore_exactly_once() {
             break;
         }
         if kills < 6 {
-            let victim = rng.random_range(0..workers.len());
-            if workers[victim].try_wait().unwrap().is_none() {
-                workers[victim].kill().expect("SIGKILL a worker");
-                workers[victim].wait().unwrap();
-                kills += 1;
+            // Only a worker in the middle of a subtask is a victim: on a loaded machine a
+            // freshly started one may not have claimed anything yet, and killing it would
+            // test nothing. Worker names carry the process id (`...@host:pid:n`).
+            let holders: HashSet<String> = store
+                .list_subtasks(task.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|s| s.state == TaskState::Running)
+                .filter_map(|s| s.lease_owner)
+                .collect();
+            let busy: Vec<usize> = (0..workers.len())
+                .filter(|&i| {
+                    let pid = format!(":{}:", workers[i].id());
+                    holders.iter().any(|owner| owner.contains(&pid))
+                })
+                .collect();
+            if !busy.is_empty() {
+                let victim = busy[rng.random_range(0..busy.len())];
+                if workers[victim].try_wait().unwrap().is_none() {
+                    workers[victim].kill().expect("SIGKILL a worker");
+                    workers[victim].wait().unwrap();
+                    kills += 1;
+                }
+                workers[victim] = spawn_worker(&db.url, 10_000);
             }
-            workers[victim] = spawn_worker(&db.url, 10_000);
         }
         for w in &mut workers {
             if let Some(status) = w.try_wait().unwrap() {

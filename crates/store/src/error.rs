@@ -85,6 +85,16 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// A bulk write run through SQLite's own API failed (see the SQLite driver's `direct`
+    /// module); the same kinds of failure as [`StoreError::Database`].
+    #[error("{context}: {source}")]
+    Sqlite {
+        /// What the store was doing.
+        context: &'static str,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
 }
 
 impl StoreError {
@@ -116,6 +126,12 @@ impl StoreError {
     /// restarting, serialization failures and deadlocks (PostgreSQL), a busy or locked file
     /// (SQLite). Workers back off and retry these instead of stopping.
     pub fn is_transient(&self) -> bool {
+        if let StoreError::Sqlite { source, .. } = self {
+            return matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            );
+        }
         let StoreError::Database { source, .. } = self else {
             return false;
         };
@@ -154,6 +170,18 @@ impl StoreError {
             }
             _ => false,
         }
+    }
+
+    /// Maps a failed direct SQLite call like [`StoreError::db`] maps sqlx's errors: a violated
+    /// constraint is a conflict.
+    pub(crate) fn sqlite(context: &'static str, source: rusqlite::Error) -> StoreError {
+        if source.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {
+            return StoreError::Conflict {
+                context,
+                message: source.to_string(),
+            };
+        }
+        StoreError::Sqlite { context, source }
     }
 
     pub(crate) fn corrupt(context: &'static str, message: impl ToString) -> StoreError {

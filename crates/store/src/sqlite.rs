@@ -6,10 +6,11 @@
 //! so the write lock is taken before anything is read: a deferred transaction that reads and
 //! then writes can fail with `SQLITE_BUSY_SNAPSHOT` without ever calling the busy handler.
 //!
-//! Batches travel as one JSON array parameter expanded with `jsonb_each` (plus one BLOB of
-//! long text, see [`TextPack`]): one prepared statement per kind of row instead of one
-//! round-trip to the connection thread per row, which is what makes bulk inserts and chunk
-//! commits fast. Module pages come back the same way, as one JSON text (see `json_page!`).
+//! The hot paths — chunk commits, module pages, bulk inserts and imports — run prepared
+//! statements row by row through SQLite's own API on the pooled connection (module `direct`):
+//! sqlx's per-statement hand-off to its connection thread would cost more than the rows' own
+//! work. Everything else goes through sqlx; small lists of keys travel as one JSON array
+//! parameter expanded with `jsonb_each`.
 
 use crate::backend::Backend;
 use crate::error::{StoreError, SubmitError};
@@ -81,72 +82,6 @@ fn json_param<T: Serialize + ?Sized>(
     })
 }
 
-/// The long text columns of a batch (problem state, event payloads, repeated keys),
-/// concatenated into one BLOB parameter. Rows in the JSON parameter carry `[offset, length]`
-/// and the SQL cuts each value out with `CAST(substr(?blob, offset, length) AS TEXT)`.
-///
-/// Why: embedding a 600-byte capa state in the JSON array means escaping it in Rust, parsing
-/// it in SQLite and unescaping it again; that was most of the cost of a bulk insert or a chunk
-/// commit. `substr` on a BLOB indexes bytes, so every cut is O(length). Equal consecutive
-/// values of one column (the course key, the usage key, a chunk's timestamp) are stored once.
-#[derive(Default)]
-struct TextPack {
-    buf: Vec<u8>,
-    /// Per column slot: span of the last value stored, to reuse it when the next is equal.
-    last: [Option<(usize, usize)>; 8],
-    last_time: Option<(DateTime<Utc>, (usize, usize))>,
-}
-
-/// A span in a [`TextPack`] (1-based offset as `substr` wants it, length in bytes), or
-/// `(null, null)` for an absent value, which `substr` turns into NULL.
-type Span = (Option<usize>, Option<usize>);
-
-impl TextPack {
-    fn append(&mut self, text: &[u8]) -> (usize, usize) {
-        let span = (self.buf.len() + 1, text.len());
-        self.buf.extend_from_slice(text);
-        span
-    }
-
-    /// Stores `text`, reusing the previous value of the same `slot` if it is equal.
-    fn put(&mut self, slot: usize, text: &str) -> Span {
-        if let Some((off, len)) = self.last[slot]
-            && self.buf.get(off - 1..off - 1 + len) == Some(text.as_bytes())
-        {
-            return (Some(off), Some(len));
-        }
-        let span = self.append(text.as_bytes());
-        self.last[slot] = Some(span);
-        (Some(span.0), Some(span.1))
-    }
-
-    fn put_opt(&mut self, slot: usize, text: Option<&str>) -> Span {
-        match text {
-            Some(text) => self.put(slot, text),
-            None => (None, None),
-        }
-    }
-
-    /// Stores a timestamp in the stored form, formatting each distinct value once.
-    fn put_time(&mut self, time: DateTime<Utc>) -> Span {
-        if let Some((last, (off, len))) = self.last_time
-            && last == time
-        {
-            return (Some(off), Some(len));
-        }
-        let span = self.append(ts(time).as_bytes());
-        self.last_time = Some((time, span));
-        (Some(span.0), Some(span.1))
-    }
-
-    /// Stores a JSON value as compact JSON text.
-    /// Stores a text that is never shared with a neighbour (no reuse check).
-    fn put_unique(&mut self, text: &str) -> Span {
-        let (off, len) = self.append(text.as_bytes());
-        (Some(off), Some(len))
-    }
-}
-
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
@@ -171,57 +106,6 @@ macro_rules! module_cols {
          m.grade, m.max_grade, m.done, m.created, m.modified"
     };
 }
-/// Wraps a query that selects `module_cols!()` so that the whole page comes back as one JSON
-/// array of arrays. Why: a page of 1,000 modules as 12,000 separately allocated and
-/// channel-passed values costs about twice as much in sqlx as building and parsing one JSON
-/// text. Called with no arguments it yields the opening part only (for dynamic SQL, which
-/// then closes the parenthesis itself).
-macro_rules! json_page {
-    () => {
-        "SELECT json_group_array(json_array(id, learner_id, username, course_key, usage_key, \
-                module_type, state, grade, max_grade, done, created, modified) ORDER BY id) \
-         FROM ("
-    };
-    ($($part:expr),+ $(,)?) => {
-        concat!(json_page!(), $($part),+, ")")
-    };
-}
-
-/// One element of a `json_page!` array, in `module_cols!` order.
-type ModuleTuple = (
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<f64>,
-    Option<f64>,
-    String,
-    DateTime<Utc>,
-    DateTime<Utc>,
-);
-
-fn module_from_tuple(t: ModuleTuple) -> ModuleRecord {
-    let (id, learner_id, username, course_key, usage_key, module_type) =
-        (t.0, t.1, t.2, t.3, t.4, t.5);
-    ModuleRecord {
-        id,
-        learner_id,
-        username,
-        course_key,
-        usage_key,
-        module_type,
-        state: t.6,
-        grade: t.7,
-        max_grade: t.8,
-        done: t.9,
-        created: t.10,
-        modified: t.11,
-    }
-}
-
 /// Outcome columns after `task_id`, which the queries select as their bound task UUID (`?1`):
 /// the table stores the task's `seq`.
 macro_rules! outcome_cols {
@@ -788,58 +672,6 @@ async fn put_version_on(
     })
 }
 
-/// SQL that cuts element `$i` (a `[offset, length]` span) of the JSON row `value` out of the
-/// text pack bound as parameter `?$p`.
-macro_rules! cut {
-    ($p:literal, $i:literal) => {
-        concat!(
-            "CAST(substr(?",
-            $p,
-            ", value->>'$[",
-            $i,
-            "][0]', value->>'$[",
-            $i,
-            "][1]') AS TEXT)"
-        )
-    };
-}
-
-/// Inserts learner modules from `new_modules_param`; `?3` is the creation time.
-const INSERT_MODULES_SQL: &str = concat!(
-    "INSERT INTO learner_modules (learner_id, course_key, usage_key, module_type, state, grade, \
-                                  max_grade, created, modified) \
-     SELECT value->>0, ",
-    cut!(2, 1),
-    ", ",
-    cut!(2, 2),
-    ", ",
-    cut!(2, 3),
-    ", ",
-    cut!(2, 4),
-    ", value->>5, value->>6, ?3, ?3 FROM jsonb_each(?1)"
-);
-
-type ModuleRow = (i64, Span, Span, Span, Span, Option<f64>, Option<f64>);
-
-fn new_modules_param(modules: &[NewModule]) -> (Vec<ModuleRow>, TextPack) {
-    let mut pack = TextPack::default();
-    let rows = modules
-        .iter()
-        .map(|m| {
-            (
-                m.learner_id,
-                pack.put(0, &m.course_key),
-                pack.put(1, &m.usage_key),
-                pack.put(2, &m.module_type),
-                pack.put_opt(3, m.state.as_deref()),
-                m.grade,
-                m.max_grade,
-            )
-        })
-        .collect();
-    (rows, pack)
-}
-
 /// Selects the events of a task (UUID `?1`) through `tracking_events_task`: by the task's
 /// `seq`, or, for a task that is not stored (NULL `seq`), among the events without one by their
 /// UUID column. The UUID test comes second and only runs for such tasks, so for a stored task
@@ -854,65 +686,6 @@ const TASK_EVENT_COUNT_SQL: &str = concat!(
     "SELECT count(*) FROM tracking_events INDEXED BY tracking_events_task WHERE ",
     task_events_where!()
 );
-
-/// Inserts tracking events from `events_param`. A row without a task id gets the default task:
-/// UUID `?3` and `seq` `?4` (both NULL outside a chunk); a row with one is looked up.
-const INSERT_EVENTS_SQL: &str = concat!(
-    "INSERT INTO tracking_events (task_id, task_seq, event_type, time, username, user_id, \
-                                  course_key, usage_key, requester, payload) \
-     SELECT COALESCE(value->>0, ?3), \
-            CASE WHEN value->>0 IS NULL THEN ?4 \
-                 ELSE (SELECT seq FROM tasks WHERE id = value->>0) END, ",
-    cut!(2, 1),
-    ", ",
-    cut!(2, 2),
-    ", value->>3, value->>4, ",
-    cut!(2, 5),
-    ", ",
-    cut!(2, 6),
-    ", ",
-    cut!(2, 7),
-    ", ",
-    cut!(2, 8),
-    " FROM jsonb_each(?1)"
-);
-
-type EventRow<'a> = (
-    Option<String>,
-    Span,
-    Span,
-    &'a str,
-    i64,
-    Span,
-    Span,
-    Span,
-    Span,
-);
-
-/// Event rows for `INSERT_EVENTS_SQL`; events of `default_task` carry no task id (the statement
-/// binds it once).
-fn events_param(events: &[NewEvent], default_task: Option<Uuid>) -> (Vec<EventRow<'_>>, TextPack) {
-    let mut pack = TextPack::default();
-    let rows = events
-        .iter()
-        .map(|e| {
-            (
-                e.task_id
-                    .filter(|t| Some(*t) != default_task)
-                    .map(|t| t.hyphenated().to_string()),
-                pack.put(0, &e.event_type),
-                pack.put_time(e.time),
-                e.username.as_str(),
-                e.user_id,
-                pack.put(1, &e.course_key),
-                pack.put_opt(2, e.usage_key.as_deref()),
-                pack.put(3, &e.requester),
-                pack.put_unique(&e.payload),
-            )
-        })
-        .collect();
-    (rows, pack)
-}
 
 fn page_limit(limit: u32) -> i64 {
     i64::from(limit)
@@ -1295,18 +1068,10 @@ impl Backend for SqliteBackend {
         }
         let at = ts(now());
         let mut tx = self.write_tx(C).await?;
-        let mut inserted = 0;
-        for batch in modules.chunks(BATCH_ROWS) {
-            let (rows, pack) = new_modules_param(batch);
-            let result = sqlx::query(INSERT_MODULES_SQL)
-                .bind(json_param(C, &rows)?)
-                .bind(pack.buf)
-                .bind(&at)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db(C))?;
-            inserted += result.rows_affected();
-        }
+        let inserted = direct::run(&mut tx, C, |conn| {
+            direct::insert_new_modules(conn, modules, &at, direct::Existing::Refuse)
+        })
+        .await?;
         tx.commit().await.map_err(StoreError::db(C))?;
         Ok(inserted)
     }
@@ -1457,112 +1222,102 @@ impl Backend for SqliteBackend {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<ModuleRecord>, StoreError> {
+        use rusqlite::types::Value;
         const C: &str = "fetch_modules";
         if limit == 0 {
             return Ok(Vec::new());
         }
         let keys = self.expand_keys(&scope.usage_keys).await?;
-        let limit = page_limit(limit);
-        let until = scope.until_id.unwrap_or(i64::MAX);
-        let page: String = if let Some(learner) = scope.learner_id {
-            // One learner has few modules: the unique (learner, usage, course) index finds them
-            // all and sorting them is cheap.
-            sqlx::query_scalar(json_page!(
-                "SELECT ",
-                module_cols!(),
-                " FROM learner_modules m JOIN learners l ON l.id = m.learner_id \
-                  WHERE m.learner_id = ?1 AND m.course_key = ?2 AND m.id > ?3 AND m.id <= ?6 \
-                    AND (?4 IS NULL OR m.usage_key IN (SELECT value FROM jsonb_each(?4))) \
-                  ORDER BY m.id LIMIT ?5"
-            ))
-            .bind(learner)
-            .bind(&scope.course_key)
-            .bind(after_id)
-            .bind(if keys.is_empty() {
-                None
+        let limit = Value::Integer(page_limit(limit));
+        let until = Value::Integer(scope.until_id.unwrap_or(i64::MAX));
+        let course = Value::Text(scope.course_key.clone());
+        let after = Value::Integer(after_id);
+        let keys_param = || -> Result<Value, StoreError> {
+            Ok(if keys.is_empty() {
+                Value::Null
             } else {
-                Some(json_param(C, &keys)?)
+                Value::Text(json_param(C, &keys)?)
             })
-            .bind(limit)
-            .bind(until)
-            .fetch_one(&self.pool)
-            .await
-        } else if keys.len() == 1 {
-            // The scan index (course_key, usage_key, id) delivers rows in id order: each page
-            // is one index range read, never a sort.
-            sqlx::query_scalar(json_page!(
-                "SELECT ",
-                module_cols!(),
-                " FROM learner_modules m INDEXED BY learner_modules_scan \
-                  JOIN learners l ON l.id = m.learner_id \
-                  WHERE m.course_key = ?1 AND m.usage_key = ?2 AND m.id > ?3 AND m.id <= ?5 \
-                  ORDER BY m.id LIMIT ?4"
-            ))
-            .bind(&scope.course_key)
-            .bind(&keys[0])
-            .bind(after_id)
-            .bind(limit)
-            .bind(until)
-            .fetch_one(&self.pool)
-            .await
-        } else if !keys.is_empty() && keys.len() <= MAX_MERGED_KEYS {
-            // Several keys: one ordered index range per key, each cut to the page size, then
-            // merged. Reads at most keys × limit index entries per page.
-            let mut parts = Vec::with_capacity(keys.len());
-            for i in 0..keys.len() {
-                parts.push(format!(
-                    "SELECT * FROM (SELECT id FROM learner_modules INDEXED BY learner_modules_scan \
-                     WHERE course_key = ?1 AND usage_key = ?{} AND id > ?2 AND id <= ?4 \
-                     ORDER BY id LIMIT ?3)",
-                    i + 5
-                ));
-            }
-            let sql = format!(
-                "{}SELECT {} FROM ({}) AS page \
-                 JOIN learner_modules m ON m.id = page.id \
-                 JOIN learners l ON l.id = m.learner_id \
-                 ORDER BY m.id LIMIT ?3)",
-                json_page!(),
-                module_cols!(),
-                parts.join(" UNION ALL ")
-            );
-            let mut query = sqlx::query_scalar(AssertSqlSafe(sql))
-                .bind(&scope.course_key)
-                .bind(after_id)
-                .bind(limit)
-                .bind(until);
-            for key in &keys {
-                query = query.bind(key);
-            }
-            query.fetch_one(&self.pool).await
-        } else {
-            // Whole course, or very many keys: walk the table in id order from the cursor and
-            // filter. Cost is proportional to the rows passed over, so it is efficient when the
-            // course's modules make up most of the table.
-            sqlx::query_scalar(json_page!(
-                "SELECT ",
-                module_cols!(),
-                " FROM learner_modules m NOT INDEXED JOIN learners l ON l.id = m.learner_id \
-                  WHERE m.id > ?2 AND m.id <= ?5 AND m.course_key = ?1 \
-                    AND (?3 IS NULL OR m.usage_key IN (SELECT value FROM jsonb_each(?3))) \
-                  ORDER BY m.id LIMIT ?4"
-            ))
-            .bind(&scope.course_key)
-            .bind(after_id)
-            .bind(if keys.is_empty() {
-                None
+        };
+        let (sql, params): (std::borrow::Cow<'static, str>, Vec<Value>) =
+            if let Some(learner) = scope.learner_id {
+                // One learner has few modules: the unique (learner, usage, course) index finds
+                // them all and sorting them is cheap.
+                let sql = concat!(
+                    "SELECT ",
+                    module_cols!(),
+                    " FROM learner_modules m JOIN learners l ON l.id = m.learner_id \
+                      WHERE m.learner_id = ?1 AND m.course_key = ?2 AND m.id > ?3 AND m.id <= ?6 \
+                        AND (?4 IS NULL OR m.usage_key IN (SELECT value FROM jsonb_each(?4))) \
+                      ORDER BY m.id LIMIT ?5"
+                );
+                let params = vec![
+                    Value::Integer(learner),
+                    course,
+                    after,
+                    keys_param()?,
+                    limit,
+                    until,
+                ];
+                (sql.into(), params)
+            } else if keys.len() == 1 {
+                // The scan index (course_key, usage_key, id) delivers rows in id order: each
+                // page is one index range read, never a sort.
+                let sql = concat!(
+                    "SELECT ",
+                    module_cols!(),
+                    " FROM learner_modules m INDEXED BY learner_modules_scan \
+                      JOIN learners l ON l.id = m.learner_id \
+                      WHERE m.course_key = ?1 AND m.usage_key = ?2 AND m.id > ?3 AND m.id <= ?5 \
+                      ORDER BY m.id LIMIT ?4"
+                );
+                let params = vec![course, Value::Text(keys[0].clone()), after, limit, until];
+                (sql.into(), params)
+            } else if !keys.is_empty() && keys.len() <= MAX_MERGED_KEYS {
+                // Several keys: one ordered index range per key, each cut to the page size,
+                // then merged. Reads at most keys × limit index entries per page.
+                let parts: Vec<String> = (0..keys.len())
+                    .map(|i| {
+                        format!(
+                            "SELECT * FROM (SELECT id FROM learner_modules \
+                             INDEXED BY learner_modules_scan \
+                             WHERE course_key = ?1 AND usage_key = ?{} AND id > ?2 AND id <= ?4 \
+                             ORDER BY id LIMIT ?3)",
+                            i + 5
+                        )
+                    })
+                    .collect();
+                let sql = format!(
+                    "SELECT {} FROM ({}) AS page \
+                     JOIN learner_modules m ON m.id = page.id \
+                     JOIN learners l ON l.id = m.learner_id \
+                     ORDER BY m.id LIMIT ?3",
+                    module_cols!(),
+                    parts.join(" UNION ALL ")
+                );
+                let mut params = vec![course, after, limit, until];
+                params.extend(keys.iter().cloned().map(Value::Text));
+                (sql.into(), params)
             } else {
-                Some(json_param(C, &keys)?)
-            })
-            .bind(limit)
-            .bind(until)
-            .fetch_one(&self.pool)
-            .await
-        }
-        .map_err(StoreError::db(C))?;
-        let rows: Vec<ModuleTuple> = serde_json::from_str(&page)
-            .map_err(|e| StoreError::corrupt(C, format!("module page: {e}")))?;
-        Ok(rows.into_iter().map(module_from_tuple).collect())
+                // Whole course, or very many keys: walk the table in id order from the cursor
+                // and filter. Cost is proportional to the rows passed over, so it is efficient
+                // when the course's modules make up most of the table.
+                let sql = concat!(
+                    "SELECT ",
+                    module_cols!(),
+                    " FROM learner_modules m NOT INDEXED JOIN learners l ON l.id = m.learner_id \
+                      WHERE m.id > ?2 AND m.id <= ?5 AND m.course_key = ?1 \
+                        AND (?3 IS NULL OR m.usage_key IN (SELECT value FROM jsonb_each(?3))) \
+                      ORDER BY m.id LIMIT ?4"
+                );
+                let params = vec![course, after, keys_param()?, limit, until];
+                (sql.into(), params)
+            };
+        let mut conn = self.pool.acquire().await.map_err(StoreError::db(C))?;
+        direct::run(&mut conn, C, |conn| {
+            direct::select_modules(conn, &sql, &params)
+        })
+        .await
     }
 
     async fn get_module(
@@ -1760,66 +1515,6 @@ impl Backend for SqliteBackend {
         let task_id = chunk.task_id.hyphenated().to_string();
         let at = now();
         let at_text = ts(at);
-        // Serialize before taking the write lock: the lock is held only for SQL.
-        let updates = (!chunk.module_updates.is_empty())
-            .then(|| {
-                let mut pack = TextPack::default();
-                let rows: Vec<_> = chunk
-                    .module_updates
-                    .iter()
-                    .map(|u| {
-                        (
-                            u.id,
-                            pack.put_opt(0, u.state.as_deref()),
-                            u.grade,
-                            u.max_grade,
-                            pack.put_time(u.modified),
-                        )
-                    })
-                    .collect();
-                json_param(C, &rows).map(|rows| (rows, pack.buf))
-            })
-            .transpose()?;
-        let inserts = (!chunk.module_inserts.is_empty())
-            .then(|| {
-                let (rows, pack) = new_modules_param(&chunk.module_inserts);
-                json_param(C, &rows).map(|rows| (rows, pack.buf))
-            })
-            .transpose()?;
-        let deletes = (!chunk.module_deletes.is_empty())
-            .then(|| json_param(C, &chunk.module_deletes))
-            .transpose()?;
-        let outcomes = (!chunk.outcomes.is_empty())
-            .then(|| {
-                let mut pack = TextPack::default();
-                let rows: Vec<_> = chunk
-                    .outcomes
-                    .iter()
-                    .map(|o| {
-                        (
-                            o.module_id,
-                            o.learner_id,
-                            o.username.as_str(),
-                            pack.put(0, &o.usage_key),
-                            o.status.as_str(),
-                            pack.put_opt(1, o.reason.as_deref()),
-                            o.old_grade,
-                            o.old_max_grade,
-                            o.new_grade,
-                            o.new_max_grade,
-                        )
-                    })
-                    .collect();
-                json_param(C, &rows).map(|rows| (rows, pack.buf))
-            })
-            .transpose()?;
-        let events = (!chunk.events.is_empty())
-            .then(|| {
-                let (rows, pack) = events_param(&chunk.events, Some(chunk.task_id));
-                json_param(C, &rows).map(|rows| (rows, pack.buf))
-            })
-            .transpose()?;
-
         let mut tx = self.write_tx(C).await?;
         // (a) Fence. The write lock is held from here to commit, so the lease cannot change
         // under us. The cursor check refuses a chunk that does not continue the last one.
@@ -1846,103 +1541,22 @@ impl Backend for SqliteBackend {
         let course_key: String = get(&fence, "course_key", C)?;
         let lease_ms: i64 = get(&fence, "lease_ms", C)?;
 
-        // (b) Module changes.
-        if let Some((rows, pack)) = updates {
-            sqlx::query(concat!(
-                "UPDATE learner_modules SET state = u.state, grade = u.grade, \
-                                            max_grade = u.max_grade, modified = u.modified \
-                 FROM (SELECT value->>0 AS id, ",
-                cut!(2, 1),
-                " AS state, value->>2 AS grade, value->>3 AS max_grade, ",
-                cut!(2, 4),
-                " AS modified FROM jsonb_each(?1)) AS u \
-                 WHERE learner_modules.id = u.id"
-            ))
-            .bind(rows)
-            .bind(pack)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db(C))?;
-        }
-        if let Some((rows, pack)) = inserts {
-            // An override may meet a module that appeared since the chunk was read: update it.
-            sqlx::query(concat!(
-                "INSERT INTO learner_modules (learner_id, course_key, usage_key, module_type, \
-                                              state, grade, max_grade, created, modified) \
-                 SELECT value->>0, ",
-                cut!(2, 1),
-                ", ",
-                cut!(2, 2),
-                ", ",
-                cut!(2, 3),
-                ", ",
-                cut!(2, 4),
-                ", value->>5, value->>6, ?3, ?3 FROM jsonb_each(?1) WHERE true \
-                 ON CONFLICT (learner_id, usage_key, course_key) DO UPDATE SET \
-                     module_type = excluded.module_type, state = excluded.state, \
-                     grade = excluded.grade, max_grade = excluded.max_grade, \
-                     modified = excluded.modified"
-            ))
-            .bind(rows)
-            .bind(pack)
-            .bind(&at_text)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db(C))?;
-        }
-        if let Some(deletes) = deletes {
-            sqlx::query(
-                "DELETE FROM learner_modules WHERE id IN (SELECT value FROM jsonb_each(?1))",
-            )
-            .bind(deletes)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db(C))?;
-        }
-
-        // (c) Outcomes (at most one per task and module, so a replay adds nothing) and events.
-        if let Some((rows, pack)) = outcomes {
-            sqlx::query(concat!(
-                "WITH o AS (SELECT value->>0 AS module_id, value->>1 AS learner_id, \
-                                   value->>2 AS username, ",
-                cut!(2, 3),
-                " AS usage_key, value->>4 AS status, ",
-                cut!(2, 5),
-                " AS reason, value->>6 AS old_grade, value->>7 AS old_max_grade, \
-                             value->>8 AS new_grade, value->>9 AS new_max_grade \
-                            FROM jsonb_each(?1)) \
-                 INSERT INTO task_outcomes (task_seq, module_id, learner_id, username, usage_key, \
-                                            status, reason, old_grade, old_max_grade, \
-                                            new_grade, new_max_grade, created) \
-                 SELECT ?3, \
-                        COALESCE(o.module_id, (SELECT m.id FROM learner_modules m \
-                                               WHERE m.learner_id = o.learner_id \
-                                                 AND m.usage_key = o.usage_key \
-                                                 AND m.course_key = ?4)), \
-                        o.learner_id, o.username, o.usage_key, o.status, o.reason, o.old_grade, \
-                        o.old_max_grade, o.new_grade, o.new_max_grade, ?5 \
-                 FROM o WHERE true \
-                 ON CONFLICT (task_seq, module_id) DO NOTHING"
-            ))
-            .bind(rows)
-            .bind(pack)
-            .bind(seq)
-            .bind(&course_key)
-            .bind(&at_text)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db(C))?;
-        }
-        if let Some((rows, pack)) = events {
-            sqlx::query(INSERT_EVENTS_SQL)
-                .bind(rows)
-                .bind(pack)
-                .bind(&task_id)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db(C))?;
-        }
+        // (b) Module changes, (c) outcomes (at most one per task and module, so a replay adds
+        // nothing) and events.
+        direct::run(&mut tx, C, |conn| {
+            direct::update_modules(conn, &chunk.module_updates)?;
+            direct::insert_new_modules(
+                conn,
+                &chunk.module_inserts,
+                &at_text,
+                direct::Existing::Overwrite,
+            )?;
+            direct::delete_modules(conn, &chunk.module_deletes)?;
+            direct::insert_outcomes(conn, &chunk.outcomes, seq, &course_key, &at_text)?;
+            direct::insert_events(conn, &chunk.events, Some((chunk.task_id, seq)))?;
+            Ok(())
+        })
+        .await?;
 
         // (d) Subtask counters, cursor and lease; then the task's counters (last, see the
         // lock order in the Backend docs).
@@ -2463,19 +2077,8 @@ impl Backend for SqliteBackend {
             return Ok(0);
         }
         let mut tx = self.write_tx(C).await?;
-        let mut inserted = 0;
-        for batch in events.chunks(BATCH_ROWS) {
-            let (rows, pack) = events_param(batch, None);
-            let result = sqlx::query(INSERT_EVENTS_SQL)
-                .bind(json_param(C, &rows)?)
-                .bind(pack.buf)
-                .bind(None::<String>)
-                .bind(None::<i64>)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db(C))?;
-            inserted += result.rows_affected();
-        }
+        let inserted =
+            direct::run(&mut tx, C, |conn| direct::insert_events(conn, events, None)).await?;
         tx.commit().await.map_err(StoreError::db(C))?;
         Ok(inserted)
     }
@@ -2743,3 +2346,4 @@ async fn finish_done_tasks(
 
 // Declared after the shared helpers and macros above, which it uses.
 mod data_import;
+mod direct;

@@ -3,108 +3,6 @@
 
 use super::*;
 
-/// SQL that cuts the text at span `$i` of the flat row `value` (offset at `$[$i]`, length at
-/// `$[$i + 1]`) out of the text pack bound as `?2`. Flat indexes rather than nested `[off, len]`
-/// pairs: an integer index is looked up without parsing a JSON path, which halved the
-/// statement's cost per row.
-macro_rules! flat_cut {
-    ($i:literal, $j:literal) => {
-        concat!(
-            "CAST(substr(?2, value->>",
-            $i,
-            ", value->>",
-            $j,
-            ") AS TEXT)"
-        )
-    };
-}
-
-/// Inserts or replaces modules keeping their ids (see [`Backend::import_modules`]). `?1` holds
-/// the rows (`import_param`), `?2` their long text. Rows of unknown learners are filtered out
-/// rather than failing the statement on the foreign key; a row whose id holds another
-/// (learner, block, course) is skipped by the first upsert clause's `WHERE`. Both are found
-/// afterwards by `rejections`.
-const IMPORT_MODULES_SQL: &str = concat!(
-    "INSERT INTO learner_modules (id, learner_id, course_key, usage_key, module_type, state, \
-                                  grade, max_grade, done, created, modified) \
-     SELECT value->>0, value->>1, ",
-    flat_cut!(2, 3),
-    ", ",
-    flat_cut!(4, 5),
-    ", ",
-    flat_cut!(6, 7),
-    ", ",
-    flat_cut!(8, 9),
-    ", value->>10, value->>11, ",
-    flat_cut!(12, 13),
-    ", ",
-    flat_cut!(14, 15),
-    ", ",
-    flat_cut!(16, 17),
-    " FROM jsonb_each(?1) WHERE EXISTS (SELECT 1 FROM learners WHERE id = value->>1) \
-     ON CONFLICT (id) DO UPDATE SET \
-         module_type = excluded.module_type, state = excluded.state, grade = excluded.grade, \
-         max_grade = excluded.max_grade, done = excluded.done, created = excluded.created, \
-         modified = excluded.modified \
-       WHERE learner_modules.learner_id = excluded.learner_id \
-         AND learner_modules.usage_key = excluded.usage_key \
-         AND learner_modules.course_key = excluded.course_key \
-     ON CONFLICT (learner_id, usage_key, course_key) DO UPDATE SET \
-         module_type = excluded.module_type, state = excluded.state, grade = excluded.grade, \
-         max_grade = excluded.max_grade, done = excluded.done, created = excluded.created, \
-         modified = excluded.modified"
-);
-
-/// The rows as one flat JSON array per module, written directly (serde has no 18-tuples, and
-/// this is the hot loop of an import): `[id, learner_id, course span, usage span, type span,
-/// state span, grade, max_grade, done span, created span, modified span]`, each span two
-/// numbers, `null` for an absent value.
-fn import_param(modules: &[ModuleRecord]) -> (String, TextPack) {
-    use std::fmt::Write;
-    let mut pack = TextPack::default();
-    let mut json = String::with_capacity(modules.len() * 80 + 2);
-    json.push('[');
-    let num = |json: &mut String, v: Option<f64>| match v {
-        // Display gives the shortest text that reads back as the same f64; never an exponent.
-        Some(v) if v.is_finite() => {
-            let _ = write!(json, "{v}");
-        }
-        _ => json.push_str("null"),
-    };
-    let span = |json: &mut String, s: Span| match s {
-        (Some(off), Some(len)) => {
-            let _ = write!(json, ",{off},{len}");
-        }
-        _ => json.push_str(",null,null"),
-    };
-    for (i, m) in modules.iter().enumerate() {
-        if i > 0 {
-            json.push(',');
-        }
-        json.push('[');
-        if m.id != 0 {
-            let _ = write!(json, "{}", m.id);
-        } else {
-            json.push_str("null");
-        }
-        let _ = write!(json, ",{}", m.learner_id);
-        span(&mut json, pack.put(0, &m.course_key));
-        span(&mut json, pack.put(1, &m.usage_key));
-        span(&mut json, pack.put(2, &m.module_type));
-        span(&mut json, pack.put_opt(3, m.state.as_deref()));
-        json.push(',');
-        num(&mut json, m.grade);
-        json.push(',');
-        num(&mut json, m.max_grade);
-        span(&mut json, pack.put(4, &m.done));
-        span(&mut json, pack.put(5, &ts(m.created)));
-        span(&mut json, pack.put(6, &ts(m.modified)));
-        json.push(']');
-    }
-    json.push(']');
-    (json, pack)
-}
-
 /// The rows of `modules` that `import_modules` does not (or did not) write, with the reason.
 async fn rejections(
     conn: &mut SqliteConnection,
@@ -182,24 +80,9 @@ pub(super) async fn import_modules(
     if modules.is_empty() {
         return Ok(report);
     }
-    // Serialize before taking the write lock: the lock is held only for SQL.
-    let params = modules
-        .chunks(BATCH_ROWS)
-        .map(|batch| {
-            let (rows, pack) = import_param(batch);
-            (rows, pack.buf)
-        })
-        .collect::<Vec<_>>();
     let mut tx = backend.write_tx(C).await?;
-    for (i, (rows, text)) in params.into_iter().enumerate() {
-        let batch = &modules[i * BATCH_ROWS..modules.len().min((i + 1) * BATCH_ROWS)];
-        let written = sqlx::query(IMPORT_MODULES_SQL)
-            .bind(rows)
-            .bind(text)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db(C))?
-            .rows_affected();
+    for (i, batch) in modules.chunks(BATCH_ROWS).enumerate() {
+        let written = direct::run(&mut tx, C, |conn| direct::import_modules(conn, batch)).await?;
         report.written += written;
         // Every row either writes one row or is skipped, so a short count means rejections.
         if written < batch.len() as u64 {

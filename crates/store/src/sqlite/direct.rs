@@ -1,0 +1,306 @@
+//! Bulk writes through SQLite's own API: prepared statements bound and stepped row by row on
+//! the pooled sqlx connection's handle, inside the caller's sqlx transaction.
+//!
+//! Why: sqlx hands every statement to the connection's worker thread and back, several
+//! microseconds a statement, so a per-row statement cost more than the row's b-tree work. The
+//! earlier way round that — a whole batch as one JSON array parameter taken apart by
+//! `jsonb_each` — made SQLite parse and copy every value (a 700-byte state, a 2 KB event) once
+//! more, and Rust build the array first. Here a row costs a bind and a step of an already
+//! prepared statement. rusqlite wraps the calls: it links the same `libsqlite3-sys` as sqlx (one
+//! SQLite in the binary) and wraps a borrowed handle without ever closing it.
+
+use super::ts;
+use crate::error::StoreError;
+use crate::model::{ModuleRecord, ModuleUpdate, NewEvent, NewModule, NewOutcome};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+use sqlx::sqlite::SqliteConnection;
+use uuid::Uuid;
+
+/// Runs `work` on `conn`'s SQLite handle, in whatever transaction `conn` has open.
+///
+/// sqlx's worker thread is locked out while the handle is borrowed, so only one thread uses
+/// the handle at a time. The work is synchronous and takes milliseconds for a chunk, so on a
+/// multi-threaded runtime it runs under `block_in_place`: the runtime moves its other tasks
+/// (HTTP requests of the server, lease heartbeats) to another thread meanwhile.
+pub(super) async fn run<R>(
+    conn: &mut SqliteConnection,
+    context: &'static str,
+    work: impl FnOnce(&Connection) -> rusqlite::Result<R>,
+) -> Result<R, StoreError> {
+    let mut handle = conn.lock_handle().await.map_err(StoreError::db(context))?;
+    let raw = handle.as_raw_handle();
+    let call = || {
+        // SAFETY: `raw` is a live handle that `handle` keeps locked away from sqlx's worker
+        // thread until it is dropped after this call; `from_handle` makes a non-owning
+        // wrapper that never closes it, and the wrapper is dropped before the lock is.
+        let borrowed = unsafe { Connection::from_handle(raw.as_ptr()) }?;
+        work(&borrowed)
+    };
+    let on_worker_pool = tokio::runtime::Handle::try_current()
+        .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    let result = if on_worker_pool {
+        tokio::task::block_in_place(call)
+    } else {
+        call()
+    };
+    result.map_err(|source| StoreError::sqlite(context, source))
+}
+
+/// Reads a page of modules: `sql` selects the driver's `module_cols!` in that order.
+///
+/// Rows are read value by value from SQLite's buffers into the records: no per-value
+/// allocation beyond the record's own strings, no hand-off between threads.
+pub(super) fn select_modules(
+    conn: &Connection,
+    sql: &str,
+    params: &[rusqlite::types::Value],
+) -> rusqlite::Result<Vec<ModuleRecord>> {
+    let mut statement = conn.prepare(sql)?;
+    let rows = statement.query_map(rusqlite::params_from_iter(params), |row| {
+        Ok(ModuleRecord {
+            id: row.get(0)?,
+            learner_id: row.get(1)?,
+            username: row.get(2)?,
+            course_key: row.get(3)?,
+            usage_key: row.get(4)?,
+            module_type: row.get(5)?,
+            state: row.get(6)?,
+            grade: row.get(7)?,
+            max_grade: row.get(8)?,
+            done: row.get(9)?,
+            created: time_at(row, 10)?,
+            modified: time_at(row, 11)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// A stored timestamp (see the driver's `ts`), read from column `index`.
+fn time_at(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let text = row.get_ref(index)?.as_str()?;
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// Rewrites existing modules (the task's new states).
+pub(super) fn update_modules(conn: &Connection, updates: &[ModuleUpdate]) -> rusqlite::Result<()> {
+    let mut statement = conn.prepare(
+        "UPDATE learner_modules SET state = ?2, grade = ?3, max_grade = ?4, modified = ?5 \
+         WHERE id = ?1",
+    )?;
+    let mut times = TimeText::default();
+    for u in updates {
+        statement.execute(params![
+            u.id,
+            u.state,
+            u.grade,
+            u.max_grade,
+            times.get(u.modified)
+        ])?;
+    }
+    Ok(())
+}
+
+/// What [`insert_new_modules`] does with a module that already exists for the same learner
+/// and block.
+#[derive(Clone, Copy)]
+pub(super) enum Existing {
+    /// Fail the statement (a conflict): the caller believed there was none.
+    Refuse,
+    /// Overwrite it: an override that meets a module which appeared since it was read.
+    Overwrite,
+}
+
+/// Inserts modules created at `created`. Returns the rows written.
+pub(super) fn insert_new_modules(
+    conn: &Connection,
+    modules: &[NewModule],
+    created: &str,
+    existing: Existing,
+) -> rusqlite::Result<u64> {
+    const INSERT: &str = "INSERT INTO learner_modules (learner_id, course_key, usage_key, \
+                                                       module_type, state, grade, max_grade, \
+                                                       created, modified) \
+                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)";
+    let sql = match existing {
+        Existing::Refuse => INSERT.to_string(),
+        Existing::Overwrite => format!(
+            "{INSERT} ON CONFLICT (learner_id, usage_key, course_key) DO UPDATE SET \
+                 module_type = excluded.module_type, state = excluded.state, \
+                 grade = excluded.grade, max_grade = excluded.max_grade, \
+                 modified = excluded.modified"
+        ),
+    };
+    let mut statement = conn.prepare(&sql)?;
+    let mut written = 0;
+    for m in modules {
+        written += statement.execute(params![
+            m.learner_id,
+            m.course_key,
+            m.usage_key,
+            m.module_type,
+            m.state,
+            m.grade,
+            m.max_grade,
+            created
+        ])? as u64;
+    }
+    Ok(written)
+}
+
+/// Inserts or replaces modules keeping their ids (see `Backend::import_modules`); a module
+/// without an id (0) gets a new one. A row of an unknown learner is skipped rather than failing
+/// the statement on the foreign key, and so is a row whose id holds another (learner, block,
+/// course): the first upsert clause's `WHERE` refuses it and the second does not apply. Returns
+/// the rows written; the caller finds the skipped ones and why.
+pub(super) fn import_modules(conn: &Connection, modules: &[ModuleRecord]) -> rusqlite::Result<u64> {
+    let mut statement = conn.prepare(
+        "INSERT INTO learner_modules (id, learner_id, course_key, usage_key, module_type, state, \
+                                      grade, max_grade, done, created, modified) \
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
+         WHERE EXISTS (SELECT 1 FROM learners WHERE id = ?2) \
+         ON CONFLICT (id) DO UPDATE SET \
+             module_type = excluded.module_type, state = excluded.state, grade = excluded.grade, \
+             max_grade = excluded.max_grade, done = excluded.done, created = excluded.created, \
+             modified = excluded.modified \
+           WHERE learner_modules.learner_id = excluded.learner_id \
+             AND learner_modules.usage_key = excluded.usage_key \
+             AND learner_modules.course_key = excluded.course_key \
+         ON CONFLICT (learner_id, usage_key, course_key) DO UPDATE SET \
+             module_type = excluded.module_type, state = excluded.state, grade = excluded.grade, \
+             max_grade = excluded.max_grade, done = excluded.done, created = excluded.created, \
+             modified = excluded.modified",
+    )?;
+    let mut created = TimeText::default();
+    let mut modified = TimeText::default();
+    let mut written = 0;
+    for m in modules {
+        written += statement.execute(params![
+            (m.id != 0).then_some(m.id),
+            m.learner_id,
+            m.course_key,
+            m.usage_key,
+            m.module_type,
+            m.state,
+            m.grade.filter(|g| g.is_finite()),
+            m.max_grade.filter(|g| g.is_finite()),
+            m.done,
+            created.get(m.created),
+            modified.get(m.modified)
+        ])? as u64;
+    }
+    Ok(written)
+}
+
+/// Deletes modules by id.
+pub(super) fn delete_modules(conn: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
+    let mut statement = conn.prepare("DELETE FROM learner_modules WHERE id = ?1")?;
+    for id in ids {
+        statement.execute([id])?;
+    }
+    Ok(())
+}
+
+/// Records the outcomes of task `task_seq` (course `course_key`) at `created`. A module id
+/// left out is the module the same chunk inserted, found by learner and block; a (task,
+/// module) pair already recorded is kept, so a replayed chunk adds nothing.
+pub(super) fn insert_outcomes(
+    conn: &Connection,
+    outcomes: &[NewOutcome],
+    task_seq: i64,
+    course_key: &str,
+    created: &str,
+) -> rusqlite::Result<()> {
+    let mut statement = conn.prepare(
+        "INSERT INTO task_outcomes (task_seq, module_id, learner_id, username, usage_key, \
+                                    status, reason, old_grade, old_max_grade, new_grade, \
+                                    new_max_grade, created) \
+         VALUES (?1, COALESCE(?2, (SELECT id FROM learner_modules \
+                                   WHERE learner_id = ?3 AND usage_key = ?5 \
+                                     AND course_key = ?12)), \
+                 ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13) \
+         ON CONFLICT (task_seq, module_id) DO NOTHING",
+    )?;
+    for o in outcomes {
+        statement.execute(params![
+            task_seq,
+            o.module_id,
+            o.learner_id,
+            o.username,
+            o.usage_key,
+            o.status.as_str(),
+            o.reason,
+            o.old_grade,
+            o.old_max_grade,
+            o.new_grade,
+            o.new_max_grade,
+            course_key,
+            created
+        ])?;
+    }
+    Ok(())
+}
+
+/// Appends tracking events. `emitting` is the committing task (its UUID and `seq`), which an
+/// event without a task id belongs to; an event of another task is linked to that task's
+/// `seq` when the task is stored. Returns the rows written.
+pub(super) fn insert_events(
+    conn: &Connection,
+    events: &[NewEvent],
+    emitting: Option<(Uuid, i64)>,
+) -> rusqlite::Result<u64> {
+    let mut statement = conn.prepare(
+        "INSERT INTO tracking_events (task_id, task_seq, event_type, time, username, user_id, \
+                                      course_key, usage_key, requester, payload) \
+         VALUES (?1, COALESCE(?2, (SELECT seq FROM tasks WHERE id = ?1)), \
+                 ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    let emitting_text = emitting.map(|(id, seq)| (id, id.hyphenated().to_string(), seq));
+    let mut times = TimeText::default();
+    let mut written = 0;
+    for e in events {
+        let other_task;
+        let (task_text, task_seq) = match (e.task_id, &emitting_text) {
+            (None, Some((_, text, seq))) => (Some(text.as_str()), Some(*seq)),
+            (Some(id), Some((own, text, seq))) if id == *own => (Some(text.as_str()), Some(*seq)),
+            (Some(id), _) => {
+                other_task = id.hyphenated().to_string();
+                (Some(other_task.as_str()), None)
+            }
+            (None, None) => (None, None),
+        };
+        written += statement.execute(params![
+            task_text,
+            task_seq,
+            e.event_type,
+            times.get(e.time),
+            e.username,
+            e.user_id,
+            e.course_key,
+            e.usage_key,
+            e.requester,
+            e.payload
+        ])? as u64;
+    }
+    Ok(written)
+}
+
+/// Formats each distinct timestamp once: a chunk's rows mostly share one.
+#[derive(Default)]
+struct TimeText {
+    last: Option<(DateTime<Utc>, String)>,
+}
+
+impl TimeText {
+    fn get(&mut self, time: DateTime<Utc>) -> &str {
+        if self.last.as_ref().is_none_or(|(t, _)| *t != time) {
+            self.last = Some((time, ts(time)));
+        }
+        self.last
+            .as_ref()
+            .map(|(_, text)| text.as_str())
+            .unwrap_or_default()
+    }
+}
