@@ -1,10 +1,11 @@
 //! `coursetasks token` and `coursetasks serve` as processes: a token made on the command line
 //! opens the API, a revoked one does not, a task submitted over HTTP is run by the in-process
-//! worker, and SIGINT stops the server cleanly.
+//! worker, and SIGINT stops the server cleanly; `bench --serve-load` at a small size.
 
 mod common;
 
 use std::io::{BufRead, Read};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Server, coursetasks, create_token, get_text, request, serving_addr};
@@ -184,3 +185,44 @@ fn log_format_json_writes_one_json_object_a_line() {
     );
 }
 
+/// The load benchmark's path at a small size: the pollers all get answers and no request fails.
+/// Its timings are the benchmark's business, never asserted here.
+#[test]
+fn serve_load_bench_polls_without_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_coursetasks"))
+        .args([
+            "bench",
+            "--serve-load",
+            "--pollers",
+            "10",
+            "--modules",
+            "20000",
+        ])
+        .args(["--json", "--dir", dir.path().to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run coursetasks bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}: {stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(figures["modules"], 20_000, "{figures}");
+    assert_eq!(figures["pollers"], 10, "{figures}");
+    assert_eq!(figures["errors"], 0, "{figures}");
+    assert!(
+        figures["min_answered_per_poller"].as_u64().unwrap() >= 1,
+        "{figures}"
+    );
+    assert!(figures["requests"].as_u64().unwrap() >= 10, "{figures}");
+    for field in ["p50", "p99", "max"] {
+        assert!(
+            figures["latency_ms"][field].as_f64().unwrap() > 0.0,
+            "{figures}"
+        );
+    }
+}
