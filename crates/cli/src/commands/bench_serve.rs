@@ -67,17 +67,34 @@ pub struct ServeLoadFigures {
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Serialize)]
 pub struct Latency {
+    /// Median.
     pub p50: f64,
+    /// 90th percentile.
     pub p90: f64,
+    /// 99th percentile.
     pub p99: f64,
+    /// Slowest answered request.
     pub max: f64,
 }
 
+/// `bench --serve-load`: measures, prints the figures (or their JSON), and fails when any
+/// status request failed.
 pub async fn run(args: &BenchArgs) -> Result<()> {
     let figures = measure(args).await?;
     if args.json {
-        return crate::print_json(&figures);
+        crate::print_json(&figures)?;
+    } else {
+        print_figures(&figures);
     }
+    ensure!(
+        figures.errors == 0,
+        "{} status requests failed",
+        figures.errors
+    );
+    Ok(())
+}
+
+fn print_figures(figures: &ServeLoadFigures) {
     let l = &figures.latency_ms;
     println!(
         "{} pollers, {} requests ({}/s), {} errors, every poller answered at least {} times",
@@ -98,12 +115,6 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
         human_rate(figures.baseline_learners_per_second),
         figures.ratio_to_baseline
     );
-    ensure!(
-        figures.errors == 0,
-        "{} status requests failed",
-        figures.errors
-    );
-    Ok(())
 }
 
 /// Seeds, serves, runs the baseline and the loaded rescore; returns the figures.
