@@ -8,6 +8,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// current directory, so that `init`, `submit`, `worker` and `status` run from one folder share it.
 pub const DEFAULT_DB: &str = "coursetasks.db";
 
+/// Task loops of `serve`'s in-process worker unless `--concurrency` says otherwise (and of the
+/// server that `bench --serve-load` measures).
+pub const DEFAULT_SERVE_CONCURRENCY: usize = 2;
+
 /// The demo's own database file, replaced on every run.
 pub const DEFAULT_DEMO_DB: &str = "coursetasks-demo.db";
 
@@ -97,7 +101,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_worker: bool,
     /// Tasks the in-process worker runs at once.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = DEFAULT_SERVE_CONCURRENCY)]
     pub concurrency: usize,
     /// Log lines on stderr: `text` for people, `json` (one object a line, the server's own
     /// messages included, INFO and up unless RUST_LOG says otherwise) for log collectors.
@@ -551,4 +555,17 @@ pub struct BenchArgs {
     /// Learner modules per subtask for --postgres.
     #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub subtask_size: u64,
+    /// Only the HTTP load benchmark: the API and an in-process worker pool (as `serve` runs
+    /// them) on a fresh SQLite file; a rescore of --modules learners submitted over HTTP, first
+    /// alone (the baseline), then with --pollers clients polling its status; reports the
+    /// pollers' request latencies and errors and the rescore's rate against the baseline.
+    #[arg(long)]
+    pub serve_load: bool,
+    /// Concurrent status pollers for --serve-load, each on its own keep-alive connection.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+    pub pollers: u64,
+    /// Pause of each --serve-load poller between its requests (0: back to back, the worst
+    /// case).
+    #[arg(long, default_value_t = 0)]
+    pub poll_interval_ms: u64,
 }

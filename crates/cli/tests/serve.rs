@@ -1,66 +1,15 @@
 //! `coursetasks token` and `coursetasks serve` as processes: a token made on the command line
 //! opens the API, a revoked one does not, a task submitted over HTTP is run by the in-process
-//! worker, and SIGINT stops the server cleanly.
+//! worker, and SIGINT stops the server cleanly; `bench --serve-load` at a small size.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::io::{BufRead, Read};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{Server, coursetasks, create_token, get_text, request, serving_addr};
 use serde_json::{Value, json};
-
-fn coursetasks(db: &str, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_coursetasks"))
-        .args(args)
-        .args(["--db", db])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run coursetasks");
-    (
-        out.status.code().expect("exit code"),
-        String::from_utf8(out.stdout).expect("UTF-8"),
-    )
-}
-
-/// One HTTP/1.1 request; returns the status and the JSON body.
-fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let json = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or("");
-    (
-        status,
-        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {response}")),
-    )
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
-}
 
 #[test]
 fn tokens_open_the_api_served_with_an_in_process_worker() {
@@ -79,22 +28,7 @@ fn tokens_open_the_api_served_with_an_in_process_worker() {
     let (code, out) = coursetasks(db, &["import-learners", learners.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
 
-    let (code, out) = coursetasks(
-        db,
-        &[
-            "token",
-            "create",
-            "--user",
-            "ines",
-            "--role",
-            "instructor",
-            "--course",
-            &course,
-            "--json",
-        ],
-    );
-    assert_eq!(code, 0, "{out}");
-    let created: Value = serde_json::from_str(&out).unwrap();
+    let created = create_token(db, "ines", "instructor", Some(&course));
     let secret = created["token"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("ct_"));
     let (code, out) = coursetasks(db, &["token", "list", "--json"]);
@@ -119,23 +53,8 @@ fn tokens_open_the_api_served_with_an_in_process_worker() {
     );
     assert_eq!(code, 3, "a token for an unknown course is refused");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_coursetasks"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--db", db])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let server = Server(child);
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
+    let (mut server, mut stderr) = Server::spawn(db, &[]);
+    let addr = serving_addr(&mut stderr);
 
     assert_eq!(request(&addr, "GET", "/readyz", None, None).0, 200);
     assert_eq!(request(&addr, "GET", "/api/v1/courses", None, None).0, 401);
@@ -197,60 +116,21 @@ fn tokens_open_the_api_served_with_an_in_process_worker() {
     );
 
     // SIGINT: graceful stop, exit 0.
-    let mut child = server;
-    Command::new("kill")
-        .args(["-INT", &child.0.id().to_string()])
-        .status()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "serve did not stop after SIGINT");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = server.interrupt();
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
     assert!(status.success(), "{status}: {rest}");
     assert!(rest.contains("ran 1 tasks"), "{rest}");
 }
 
-/// One plain HTTP/1.1 GET; returns the whole response as text.
-fn get_text(addr: &str, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
-
 #[test]
 fn log_format_json_writes_one_json_object_a_line() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("json-logs.db");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_coursetasks"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--no-worker",
-        ])
-        .args(["--db", db.to_str().unwrap()])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut server = Server(child);
+    let (mut server, mut stderr) = Server::spawn(
+        db.to_str().unwrap(),
+        &["--log-format", "json", "--no-worker"],
+    );
     let mut next_line = || {
         let mut line = String::new();
         stderr.read_line(&mut line).unwrap();
@@ -290,18 +170,7 @@ fn log_format_json_writes_one_json_object_a_line() {
     assert_eq!(request["fields"]["path"], "/metrics");
     assert_eq!(request["fields"]["status"], 200);
 
-    Command::new("kill")
-        .args(["-INT", &server.0.id().to_string()])
-        .status()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "serve did not stop after SIGINT");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = server.interrupt();
     assert!(status.success(), "{status}");
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
@@ -314,4 +183,46 @@ fn log_format_json_writes_one_json_object_a_line() {
             .any(|l| l["fields"]["message"] == "stopped; the in-process worker ran 0 tasks"),
         "{rest}"
     );
+}
+
+/// The load benchmark's path at a small size: the pollers all get answers and no request fails.
+/// Its timings are the benchmark's business, never asserted here.
+#[test]
+fn serve_load_bench_polls_without_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_coursetasks"))
+        .args([
+            "bench",
+            "--serve-load",
+            "--pollers",
+            "10",
+            "--modules",
+            "20000",
+        ])
+        .args(["--json", "--dir", dir.path().to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run coursetasks bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}: {stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(figures["modules"], 20_000, "{figures}");
+    assert_eq!(figures["pollers"], 10, "{figures}");
+    assert_eq!(figures["errors"], 0, "{figures}");
+    assert!(
+        figures["min_answered_per_poller"].as_u64().unwrap() >= 1,
+        "{figures}"
+    );
+    assert!(figures["requests"].as_u64().unwrap() >= 10, "{figures}");
+    for field in ["p50", "p99", "max"] {
+        assert!(
+            figures["latency_ms"][field].as_f64().unwrap() > 0.0,
+            "{figures}"
+        );
+    }
 }

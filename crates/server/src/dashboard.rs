@@ -59,7 +59,10 @@ progress{width:10rem}.error{color:#a00;font-weight:bold}form.inline{display:inli
 fieldset{margin:.3rem 0}label{margin-right:.5rem}header{display:flex;justify-content:space-between;align-items:center}\
 :focus{outline:3px solid #06c}";
 
-/// Live progress: each element with `data-task` follows `/api/v1/tasks/{id}/progress`.
+/// Live progress: each element with `data-task` follows `/api/v1/tasks/{id}/progress`. An
+/// element that also has `data-reload-when-done` (the task page of a task that had not ended
+/// when the page was made) reloads the page when the task ends, because the rest of that page
+/// (the cancel button, subtasks, outcomes) was made while it ran and does not follow the stream.
 const SCRIPT: &str = r#"<script>
 document.querySelectorAll('[data-task]').forEach(function (el) {
   var es = new EventSource('/api/v1/tasks/' + el.dataset.task + '/progress');
@@ -74,7 +77,10 @@ document.querySelectorAll('[data-task]').forEach(function (el) {
     set('rate', t.rate_per_second === null ? '' : t.rate_per_second.toFixed(1) + '/s');
     set('eta', t.eta_seconds === null ? '' : Math.round(t.eta_seconds) + ' s');
     set('message', t.message);
-    if (!t.in_progress) es.close();
+    if (!t.in_progress) {
+      es.close();
+      if (el.hasAttribute('data-reload-when-done')) location.reload();
+    }
   };
   es.onerror = function () { es.close(); };
 });
@@ -518,12 +524,17 @@ pub async fn task(
     let view = TaskView::new(&task, Utc::now());
     let mut body = format!(
         "<p>Course <a href=\"/courses/{}\">{}</a> · requested by {} · {}</p>\
-<table><thead><tr>{TASK_HEAD}</tr></thead><tbody><tr data-task=\"{}\">{}</tr></tbody></table>",
+<table><thead><tr>{TASK_HEAD}</tr></thead><tbody><tr data-task=\"{}\"{}>{}</tr></tbody></table>",
         enc(&task.course_key),
         html_escape(&task.course_key),
         html_escape(&task.requester),
         html_escape(&serde_json::to_string(&task.input).unwrap_or_default()),
         task.id,
+        if task.state.is_ready() {
+            ""
+        } else {
+            " data-reload-when-done"
+        },
         task_cells(&view)
     );
     if !task.state.is_ready() {

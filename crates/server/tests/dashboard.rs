@@ -263,8 +263,26 @@ async fn confirmation_counts_the_learners_and_creates_nothing_then_confirming_cr
         .unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
 
+    // The task page of a task that has not ended reloads itself when the stream says it ended
+    // (its cancel button and outcomes were made before); a finished task's page does not.
+    let running = get(&app, &location, &app.instructor).await;
+    assert!(running.body.contains("Cancel this task"));
+    assert!(
+        running
+            .body
+            .contains(&format!("<tr data-task=\"{id}\" data-reload-when-done>")),
+        "{}",
+        running.body
+    );
+    assert!(running.body.contains("location.reload()"));
+
     app.run_until_done(id).await;
     let done = get(&app, &location, &app.instructor).await;
+    assert!(
+        !done.body.contains("data-reload-when-done>"),
+        "{}",
+        done.body
+    );
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert!(
         done.body

@@ -72,6 +72,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     if let Some(server) = &args.postgres {
         return super::bench_postgres::run(&args, server).await;
     }
+    if args.serve_load {
+        return super::bench_serve::run(&args).await;
+    }
     let grading = bench_grading();
     if !args.json {
         println!(

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_import;
 pub mod bench_postgres;
+pub mod bench_serve;
 pub mod data;
 pub mod demo;
 pub mod engine;

@@ -33,6 +33,19 @@ impl Say {
     }
 }
 
+/// The worker pool `serve` runs next to the API: `concurrency` task loops under a unique
+/// `serve-...` name, the engine's defaults otherwise (also used by `bench --serve-load`, so that
+/// it measures what `serve` runs).
+pub(crate) fn in_process_worker(concurrency: usize) -> InProcessWorker {
+    InProcessWorker {
+        worker: WorkerConfig::new(WorkerConfig::unique_name("serve")),
+        pool: PoolConfig {
+            concurrency,
+            ..Default::default()
+        },
+    }
+}
+
 pub async fn run(args: ServeArgs) -> Result<()> {
     let say = Say(args.log_format);
     if args.concurrency == 0 {
@@ -61,13 +74,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             let _ = stop_tx.send(true);
         }
     });
-    let worker = (!args.no_worker).then(|| InProcessWorker {
-        worker: WorkerConfig::new(WorkerConfig::unique_name("serve")),
-        pool: PoolConfig {
-            concurrency: args.concurrency,
-            ..Default::default()
-        },
-    });
+    let worker = (!args.no_worker).then(|| in_process_worker(args.concurrency));
     let addr = listener.local_addr().unwrap_or(args.addr);
     let message = format!(
         "serving http://{addr}/api/v1 on {} ({}){}; Ctrl-C stops",

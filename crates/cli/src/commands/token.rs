@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use coursetasks_server::tokens::{hash_secret, new_secret};
-use coursetasks_store::{NewToken, Role, StoreError, TokenRecord};
+use coursetasks_store::{NewToken, Role, Store, StoreError, TokenRecord};
 use serde_json::json;
 
 use crate::cli::{
@@ -40,6 +40,26 @@ fn token_json(token: &TokenRecord) -> serde_json::Value {
     })
 }
 
+/// Stores a new token for `user` (bound to `course` when given) and returns it with its secret,
+/// the only time the secret exists outside the caller: the store keeps its hash.
+pub(crate) async fn mint(
+    store: &Store,
+    user: &str,
+    role: Role,
+    course: Option<&str>,
+) -> Result<(TokenRecord, String)> {
+    let secret = new_secret();
+    let token = store
+        .create_token(&NewToken {
+            user: user.to_owned(),
+            role,
+            course_key: course.map(str::to_owned),
+            hash: hash_secret(&secret),
+        })
+        .await?;
+    Ok((token, secret))
+}
+
 async fn create(args: TokenCreateArgs) -> Result<()> {
     if args.user.trim().is_empty() {
         return Err(Failure::usage("--user must not be empty").into());
@@ -51,15 +71,13 @@ async fn create(args: TokenCreateArgs) -> Result<()> {
         // A typo would make a token that sees nothing at all.
         return Err(Failure::not_found(format!("no course {course} in this database")).into());
     }
-    let secret = new_secret();
-    let token = store
-        .create_token(&NewToken {
-            user: args.user.trim().to_owned(),
-            role: role(args.role),
-            course_key: args.course.clone(),
-            hash: hash_secret(&secret),
-        })
-        .await?;
+    let (token, secret) = mint(
+        &store,
+        args.user.trim(),
+        role(args.role),
+        args.course.as_deref(),
+    )
+    .await?;
     if args.json.json {
         let mut value = token_json(&token);
         value["token"] = secret.into();
