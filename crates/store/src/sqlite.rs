@@ -44,10 +44,19 @@ const MAX_MERGED_KEYS: usize = 16;
 /// query; SQLite serializes the writers anyway.
 const POOL_SIZE: u32 = 4;
 
+/// Connections for lookups and listings (see [`SqliteBackend`]): the API's status polls and
+/// dashboard pages run here, beside the workers' connections.
+const LOOKUP_POOL_SIZE: u32 = 4;
+
 /// The SQLite implementation of [`Backend`].
 #[derive(Debug, Clone)]
 pub struct SqliteBackend {
+    /// Task execution and every write: the workers' scans, chunk commits, leases, claims.
     pool: SqlitePool,
+    /// Lookups and listings for people and the API (tasks, outcomes, events, tokens, courses):
+    /// their own connections, so that a status request never waits behind a worker's page scan
+    /// or chunk commit for a pooled connection. WAL readers do not block the writer, nor it them.
+    lookups: SqlitePool,
     /// Wakes this process's workers waiting in `wait_for_work`; other processes poll.
     work: std::sync::Arc<tokio::sync::Notify>,
 }
@@ -512,8 +521,26 @@ impl SqliteBackend {
                 }
             }
         }
+        // The same file through other connections: small page caches (lookups touch few pages)
+        // and `query_only`, so a write sent here by mistake fails instead of contending for the
+        // write lock. An in-memory database has only its one connection.
+        let lookups = if memory {
+            pool.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(LOOKUP_POOL_SIZE)
+                .connect_with(
+                    options
+                        .clone()
+                        .pragma("cache_size", "-2048")
+                        .pragma("query_only", "true"),
+                )
+                .await
+                .map_err(|e| open_error(location, path.as_deref(), &e))?
+        };
         Ok(SqliteBackend {
             pool,
+            lookups,
             work: Default::default(),
         })
     }
@@ -715,7 +742,7 @@ impl Backend for SqliteBackend {
         const C: &str = "get_course";
         let row = sqlx::query("SELECT key, display_name, created FROM courses WHERE key = ?1")
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.lookups)
             .await
             .map_err(StoreError::db(C))?;
         row.map(|row| {
@@ -731,7 +758,7 @@ impl Backend for SqliteBackend {
     async fn list_courses(&self) -> Result<Vec<CourseRecord>, StoreError> {
         const C: &str = "list_courses";
         let rows = sqlx::query("SELECT key, display_name, created FROM courses ORDER BY key")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.lookups)
             .await
             .map_err(StoreError::db(C))?;
         rows.iter()
@@ -762,7 +789,7 @@ impl Backend for SqliteBackend {
             " FROM blocks b WHERE b.usage_key = ?1 OR b.legacy_key = ?1 LIMIT 1"
         ))
         .bind(key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.lookups)
         .await
         .map_err(StoreError::db("get_block"))?;
         row.as_ref().map(block_from_row).transpose()
@@ -791,7 +818,7 @@ impl Backend for SqliteBackend {
             " FROM tree t JOIN blocks b ON b.usage_key = t.usage_key ORDER BY t.path"
         ))
         .bind(course_key)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.lookups)
         .await
         .map_err(StoreError::db("list_blocks"))?;
         rows.iter().map(block_from_row).collect()
@@ -822,7 +849,7 @@ impl Backend for SqliteBackend {
         ))
         .bind(usage_key)
         .bind(block_type)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.lookups)
         .await
         .map_err(StoreError::db("descendants"))?;
         rows.iter().map(block_from_row).collect()
@@ -854,7 +881,7 @@ impl Backend for SqliteBackend {
              ORDER BY v.version DESC LIMIT 1",
         )
         .bind(usage_key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.lookups)
         .await
         .map_err(StoreError::db("current_problem_version"))?;
         row.map(|r| version_from_row(&r, false)).transpose()
@@ -874,7 +901,7 @@ impl Backend for SqliteBackend {
         )
         .bind(usage_key)
         .bind(version)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.lookups)
         .await
         .map_err(StoreError::db("problem_version"))?;
         row.map(|r| version_from_row(&r, false)).transpose()
@@ -892,7 +919,7 @@ impl Backend for SqliteBackend {
              ORDER BY v.version",
         )
         .bind(usage_key)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.lookups)
         .await
         .map_err(StoreError::db("list_problem_versions"))?;
         rows.iter().map(|r| version_from_row(r, false)).collect()
@@ -1012,7 +1039,7 @@ impl Backend for SqliteBackend {
         };
         let row = sqlx::query(sql)
             .bind(identifier)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.lookups)
             .await
             .map_err(StoreError::db("find_learner"))?;
         row.as_ref().map(learner_from_row).transpose()
@@ -1021,7 +1048,7 @@ impl Backend for SqliteBackend {
     async fn get_learner(&self, id: i64) -> Result<Option<LearnerRecord>, StoreError> {
         let row = sqlx::query("SELECT id, username, email FROM learners WHERE id = ?1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.lookups)
             .await
             .map_err(StoreError::db("get_learner"))?;
         row.as_ref().map(learner_from_row).transpose()
@@ -1055,7 +1082,7 @@ impl Backend for SqliteBackend {
 
     async fn count_learners(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM learners")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.lookups)
             .await
             .map_err(StoreError::db("count_learners"))?;
         Ok(count(n))
@@ -1402,7 +1429,7 @@ impl Backend for SqliteBackend {
             " FROM tasks WHERE id = ?1"
         ))
         .bind(id.hyphenated().to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.lookups)
         .await
         .map_err(StoreError::db("get_task"))?;
         row.as_ref().map(task_from_row).transpose()
@@ -1435,7 +1462,7 @@ impl Backend for SqliteBackend {
         .bind(&filter.requester)
         .bind(filter.limit.map(i64::from).unwrap_or(-1))
         .bind(&filter.student)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.lookups)
         .await
         .map_err(StoreError::db(C))?;
         rows.iter().map(task_from_row).collect()
@@ -1986,7 +2013,7 @@ impl Backend for SqliteBackend {
             " FROM subtasks s JOIN tasks t ON t.seq = s.task_seq WHERE t.id = ?1 ORDER BY s.idx"
         ))
         .bind(task_id.hyphenated().to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.lookups)
         .await
         .map_err(StoreError::db("list_subtasks"))?;
         rows.iter().map(subtask_from_row).collect()
@@ -2014,7 +2041,7 @@ impl Backend for SqliteBackend {
                 .bind(status.as_str())
                 .bind(after_id)
                 .bind(page_limit(limit))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.lookups)
                 .await
             }
             // All statuses: merge the three ordered (task, status, id) ranges instead of
@@ -2045,7 +2072,7 @@ impl Backend for SqliteBackend {
                 .bind(&task)
                 .bind(after_id)
                 .bind(page_limit(limit))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.lookups)
                 .await
             }
         }
@@ -2065,7 +2092,7 @@ impl Backend for SqliteBackend {
         )
         .bind(task_id.hyphenated().to_string())
         .bind(status.map(OutcomeStatus::as_str))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.lookups)
         .await
         .map_err(StoreError::db("count_outcomes"))?;
         Ok(count(n))
@@ -2100,7 +2127,7 @@ impl Backend for SqliteBackend {
                 .bind(filter.after_id)
                 .bind(course)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.lookups)
                 .await
             }
             (None, Some(course)) => {
@@ -2113,7 +2140,7 @@ impl Backend for SqliteBackend {
                 .bind(course)
                 .bind(filter.after_id)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.lookups)
                 .await
             }
             (None, None) => {
@@ -2124,7 +2151,7 @@ impl Backend for SqliteBackend {
                 ))
                 .bind(filter.after_id)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.lookups)
                 .await
             }
         }
@@ -2135,7 +2162,7 @@ impl Backend for SqliteBackend {
     async fn count_events(&self, task_id: Uuid) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(TASK_EVENT_COUNT_SQL)
             .bind(task_id.hyphenated().to_string())
-            .fetch_one(&self.pool)
+            .fetch_one(&self.lookups)
             .await
             .map_err(StoreError::db("count_events"))?;
         Ok(count(n))
@@ -2163,7 +2190,7 @@ impl Backend for SqliteBackend {
         let row = sqlx::query("SELECT id, user_name, role, course_key, hash, created_at, revoked_at FROM api_tokens WHERE hash = ?1 AND revoked_at IS NULL"
         )
         .bind(hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.lookups)
         .await
         .map_err(StoreError::db(C))?;
         row.map(|row| token_from_row(&row, C)).transpose()
@@ -2192,7 +2219,7 @@ impl Backend for SqliteBackend {
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         const C: &str = "list_tokens";
         let rows = sqlx::query("SELECT id, user_name, role, course_key, hash, created_at, revoked_at FROM api_tokens ORDER BY id")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.lookups)
             .await
             .map_err(StoreError::db(C))?;
         rows.iter().map(|row| token_from_row(row, C)).collect()
