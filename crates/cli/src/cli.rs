@@ -494,7 +494,7 @@ pub struct WorkerArgs {
     #[arg(long)]
     pub exit_when_idle: bool,
     /// Learner modules per chunk; each chunk is one transaction.
-    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub chunk_size: u32,
     /// Seconds a claimed task stays this worker's without a commit or heartbeat; after that
     /// another worker may take it over (its progress is never lost).

@@ -42,12 +42,12 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// Defaults for a worker called `name`: chunks of 2,000 modules, subtasks of 50,000 (a few
+    /// Defaults for a worker called `name`: chunks of 1,000 modules, subtasks of 50,000 (a few
     /// seconds of work), a 30-second lease.
     pub fn new(name: impl Into<String>) -> Self {
         WorkerConfig {
             name: name.into(),
-            chunk_size: 2_000,
+            chunk_size: 1_000,
             lease: Duration::from_secs(30),
             subtask_size: 50_000,
         }

@@ -333,18 +333,13 @@ pub(crate) async fn load(store: &Store, n: u64) -> Result<()> {
     Ok(())
 }
 
-/// Runs `coursetasks worker --exit-when-idle` on `db` and returns its peak RSS in MB, sampled
-/// from the kernel's high-water mark (`VmHWM`) while it runs (0 where the kernel does not tell).
+/// Runs `coursetasks worker --exit-when-idle` on `db` with the worker's default settings (as an
+/// operator would start it: two task loops, which share the task's subtasks) and returns its
+/// peak RSS in MB, sampled from the kernel's high-water mark (`VmHWM`) while it runs (0 where
+/// the kernel does not tell).
 fn run_worker_process(db: &str) -> Result<f64> {
     let mut child = std::process::Command::new(std::env::current_exe()?)
-        .args([
-            "worker",
-            "--exit-when-idle",
-            "--concurrency",
-            "1",
-            "--db",
-            db,
-        ])
+        .args(["worker", "--exit-when-idle", "--db", db])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
