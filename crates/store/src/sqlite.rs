@@ -24,7 +24,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, ConnectOptions, Row};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -461,6 +461,11 @@ impl SqliteBackend {
             // gave the same rescore time (5.6-6.0 s at 200k, COMMIT 1.5-1.6 s), so the smallest
             // keeps the WAL file small.
             .pragma("wal_autocheckpoint", "2500")
+            // Statements that wait are expected here: a write waits for the file's write lock
+            // while another connection or process commits (busy_timeout), and migrating a large
+            // file takes seconds. sqlx would log each as a WARN after 1 s; debug keeps them for
+            // diagnosis without alarming operators.
+            .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(1))
             // Rows cross from the connection's thread to the async caller through a bounded
             // channel; a page of modules should not need a thread hand-off every 50 rows.
             .row_buffer_size(4096);
