@@ -2,19 +2,15 @@
 //! of a rescore and restarted until the task ends. The task must end SUCCESS with exact counts,
 //! one outcome per learner and one event per change — nothing lost, nothing done twice.
 
+mod common;
+use common::command as coursetasks;
+
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use coursetasks_store::{EventFilter, Store, TaskState};
 use rand::{Rng, SeedableRng};
-
-fn coursetasks(db: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coursetasks"));
-    cmd.env("COURSETASKS_DB", db).env_remove("RUST_LOG");
-    let _ = cmd.stdin(Stdio::null());
-    cmd
-}
 
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().expect("run coursetasks");

@@ -2,16 +2,11 @@
 //! store nothing), problems, import-learners / import-state (bad rows, --strict) / export-state
 //! round trips, and events as Open edX tracking-log lines.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+use common::command as coursetasks;
 
-fn coursetasks(db: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coursetasks"));
-    cmd.env("COURSETASKS_DB", db)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
-    cmd
-}
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("run coursetasks")

@@ -1,16 +1,11 @@
 //! Operator commands on a real binary: `fail` (force-fail a task, with its errors), `workers`
 //! (the registry is empty once workers have stopped) and `status` showing a task's subtasks.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
+use common::command as coursetasks;
 
-fn coursetasks(db: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coursetasks"));
-    cmd.env("COURSETASKS_DB", db)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
-    cmd
-}
+use std::path::Path;
+use std::process::{Command, Output};
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("run coursetasks")

@@ -9,8 +9,11 @@
 #[path = "../../store/tests/pg_support/mod.rs"]
 mod pg_support;
 
+mod common;
+use common::command as coursetasks;
+
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use coursetasks_engine::{SubmitRequest, import_course, submit};
@@ -19,14 +22,6 @@ use coursetasks_tasks::{Target, TaskKind};
 use pg_support::TestDb;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
-
-fn coursetasks(db: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coursetasks"));
-    cmd.env("COURSETASKS_DB", db)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
-    cmd
-}
 
 /// The sample course, `n` learners with a submitted answer to its wrong-key problem, and the
 /// fixed key stored as a new version: everything a rescore of `n` learners needs.

@@ -2,6 +2,7 @@
 //! only [`hash_secret`] of a secret, so a copy of the database opens nothing.
 
 use base64::Engine as _;
+use coursetasks_store::{NewToken, Role, Store, StoreError, TokenRecord};
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
@@ -24,6 +25,26 @@ pub fn new_secret() -> String {
 pub fn hash_secret(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Stores a new token for `user` (bound to `course` when given) and returns it with its secret,
+/// the only time the secret exists outside the caller: the store keeps its hash.
+pub async fn mint(
+    store: &Store,
+    user: &str,
+    role: Role,
+    course: Option<&str>,
+) -> Result<(TokenRecord, String), StoreError> {
+    let secret = new_secret();
+    let token = store
+        .create_token(&NewToken {
+            user: user.to_owned(),
+            role,
+            course_key: course.map(str::to_owned),
+            hash: hash_secret(&secret),
+        })
+        .await?;
+    Ok((token, secret))
 }
 
 #[cfg(test)]

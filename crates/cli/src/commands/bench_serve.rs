@@ -126,7 +126,7 @@ async fn measure(args: &BenchArgs) -> Result<ServeLoadFigures> {
     let setup = Instant::now();
     load(&store, args.modules).await?;
     let setup_seconds = setup.elapsed().as_secs_f64();
-    let (_, secret) = super::token::mint(&store, "bench", Role::Admin, None).await?;
+    let (_, secret) = coursetasks_server::tokens::mint(&store, "bench", Role::Admin, None).await?;
     if !args.json {
         println!(
             "setup: {} learners in {setup_seconds:.1}s ({db})",

@@ -2,8 +2,8 @@
 //! store keeps only its hash (`coursetasks_server::tokens`).
 
 use anyhow::Result;
-use coursetasks_server::tokens::{hash_secret, new_secret};
-use coursetasks_store::{NewToken, Role, Store, StoreError, TokenRecord};
+use coursetasks_server::tokens::mint;
+use coursetasks_store::{Role, StoreError, TokenRecord};
 use serde_json::json;
 
 use crate::cli::{
@@ -38,26 +38,6 @@ fn token_json(token: &TokenRecord) -> serde_json::Value {
         "created_at": token.created_at,
         "revoked_at": token.revoked_at,
     })
-}
-
-/// Stores a new token for `user` (bound to `course` when given) and returns it with its secret,
-/// the only time the secret exists outside the caller: the store keeps its hash.
-pub(crate) async fn mint(
-    store: &Store,
-    user: &str,
-    role: Role,
-    course: Option<&str>,
-) -> Result<(TokenRecord, String)> {
-    let secret = new_secret();
-    let token = store
-        .create_token(&NewToken {
-            user: user.to_owned(),
-            role,
-            course_key: course.map(str::to_owned),
-            hash: hash_secret(&secret),
-        })
-        .await?;
-    Ok((token, secret))
 }
 
 async fn create(args: TokenCreateArgs) -> Result<()> {

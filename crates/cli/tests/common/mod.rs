@@ -1,5 +1,5 @@
-//! Helpers shared by the tests that run `coursetasks serve` as a process (`serve.rs`,
-//! `browser.rs`): running a command, one HTTP request, API tokens, and the server process itself.
+//! Helpers shared by the tests that run the `coursetasks` binary: a command on a database,
+//! running one, one HTTP request, API tokens, and the `serve` process itself.
 
 // Each test binary compiles this module and uses its own subset of it.
 #![allow(dead_code)]
@@ -10,6 +10,16 @@ use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// A `coursetasks` command on database `db` (given as `COURSETASKS_DB`, so the caller adds only
+/// the subcommand and its arguments), with no stdin and without the caller's `RUST_LOG`.
+pub fn command(db: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coursetasks"));
+    cmd.env("COURSETASKS_DB", db)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    cmd
+}
 
 /// Runs `coursetasks ARGS --db DB`; returns the exit code and stdout.
 pub fn coursetasks(db: &str, args: &[&str]) -> (i32, String) {

@@ -9,11 +9,10 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use chrono::Utc;
 use coursetasks_engine::{NoProgress, Worker, WorkerConfig};
-use coursetasks_server::tokens::{hash_secret, new_secret};
+use coursetasks_server::tokens::mint;
 use coursetasks_server::{AppState, router};
 use coursetasks_store::{
-    BlockRecord, CourseRecord, LearnerRecord, NewModule, NewProblemVersion, NewToken, Role, Store,
-    TaskRecord,
+    BlockRecord, CourseRecord, LearnerRecord, NewModule, NewProblemVersion, Role, Store, TaskRecord,
 };
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -69,16 +68,7 @@ pub struct TestApp {
 }
 
 async fn token(store: &Store, user: &str, role: Role, course: Option<&str>) -> (String, i64) {
-    let secret = new_secret();
-    let record = store
-        .create_token(&NewToken {
-            user: user.into(),
-            role,
-            course_key: course.map(str::to_owned),
-            hash: hash_secret(&secret),
-        })
-        .await
-        .unwrap();
+    let (record, secret) = mint(store, user, role, course).await.unwrap();
     (secret, record.id)
 }
 
