@@ -59,6 +59,22 @@ pub struct SqliteBackend {
     lookups: SqlitePool,
     /// Wakes this process's workers waiting in `wait_for_work`; other processes poll.
     work: std::sync::Arc<tokio::sync::Notify>,
+    /// The background WAL checkpointer of a file database (none in memory).
+    checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
+}
+
+/// Held for the life of a write transaction; dropping it (after the commit or rollback) wakes
+/// the checkpointer for what the transaction wrote.
+struct WriteNudge<'a> {
+    checkpointer: Option<&'a checkpoint::Checkpointer>,
+}
+
+impl Drop for WriteNudge<'_> {
+    fn drop(&mut self) {
+        if let Some(checkpointer) = self.checkpointer {
+            checkpointer.nudge();
+        }
+    }
 }
 
 /// Stored timestamp form: fixed width, so string order is time order.
@@ -456,11 +472,11 @@ impl SqliteBackend {
             // peaks at 130-165 MB at either size, and the task rate did not change measurably
             // (pages come from the OS cache with pread either way).
             .pragma("mmap_size", "0")
-            // Checkpoint every 2,500 pages (40 MB of WAL, a few chunks) instead of 1,000. The
-            // copying is the same work whatever the interval: 2,500, 10,000 and 40,000 pages
-            // gave the same rescore time (5.6-6.0 s at 200k, COMMIT 1.5-1.6 s), so the smallest
-            // keeps the WAL file small.
-            .pragma("wal_autocheckpoint", "2500")
+            // The checkpoint runs on the store's own thread (module `checkpoint`), beside the
+            // writers. The writers' automatic checkpoint is only the backstop for a checkpointer
+            // that falls behind or writes from elsewhere: 10,000 pages (160 MB of WAL). At 2,500
+            // it still fired inside commits between two background checkpoints.
+            .pragma("wal_autocheckpoint", "10000")
             // Statements that wait are expected here: a write waits for the file's write lock
             // while another connection or process commits (busy_timeout), and migrating a large
             // file takes seconds. sqlx would log each as a WARN after 1 s; debug keeps them for
@@ -543,10 +559,20 @@ impl SqliteBackend {
                 .await
                 .map_err(|e| open_error(location, path.as_deref(), &e))?
         };
+        let checkpointer = match &path {
+            Some(path) => Some(std::sync::Arc::new(
+                checkpoint::Checkpointer::start(path).map_err(|source| StoreError::Sqlite {
+                    context: "start the WAL checkpointer",
+                    source,
+                })?,
+            )),
+            _ => None,
+        };
         Ok(SqliteBackend {
             pool,
             lookups,
             work: Default::default(),
+            checkpointer,
         })
     }
 
@@ -555,14 +581,21 @@ impl SqliteBackend {
         &self.pool
     }
 
+    /// A write transaction, with the nudge that wakes the checkpointer once it is over: keep
+    /// both until the transaction is committed or rolled back.
     async fn write_tx(
         &self,
         context: &'static str,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        self.pool
+    ) -> Result<(WriteNudge<'_>, sqlx::Transaction<'static, sqlx::Sqlite>), StoreError> {
+        let tx = self
+            .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(StoreError::db(context))
+            .map_err(StoreError::db(context))?;
+        let nudge = WriteNudge {
+            checkpointer: self.checkpointer.as_deref(),
+        };
+        Ok((nudge, tx))
     }
 
     /// Every stored form of the given usage keys: each key itself plus the other form of the
@@ -781,7 +814,7 @@ impl Backend for SqliteBackend {
         if blocks.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.write_tx("upsert_blocks").await?;
+        let (_nudge, mut tx) = self.write_tx("upsert_blocks").await?;
         let n = upsert_blocks_on(&mut tx, blocks).await?;
         tx.commit().await.map_err(StoreError::db("upsert_blocks"))?;
         Ok(n)
@@ -866,7 +899,7 @@ impl Backend for SqliteBackend {
         xml: &str,
         content_hash: &str,
     ) -> Result<ProblemVersionRecord, StoreError> {
-        let mut tx = self.write_tx("put_problem_version").await?;
+        let (_nudge, mut tx) = self.write_tx("put_problem_version").await?;
         let version = put_version_on(&mut tx, usage_key, xml, content_hash).await?;
         tx.commit()
             .await
@@ -946,7 +979,7 @@ impl Backend for SqliteBackend {
                 ),
             });
         }
-        let mut tx = self.write_tx(C).await?;
+        let (_nudge, mut tx) = self.write_tx(C).await?;
         let existed: Option<i64> = sqlx::query_scalar("SELECT 1 FROM courses WHERE key = ?1")
             .bind(&course.key)
             .fetch_optional(&mut *tx)
@@ -996,7 +1029,7 @@ impl Backend for SqliteBackend {
         if learners.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.write_tx(C).await?;
+        let (_nudge, mut tx) = self.write_tx(C).await?;
         let mut written = 0;
         for batch in learners.chunks(BATCH_ROWS) {
             let rows: Vec<_> = batch
@@ -1099,7 +1132,7 @@ impl Backend for SqliteBackend {
             return Ok(0);
         }
         let at = ts(now());
-        let mut tx = self.write_tx(C).await?;
+        let (_nudge, mut tx) = self.write_tx(C).await?;
         let inserted = direct::run(&mut tx, C, |conn| {
             direct::insert_new_modules(conn, modules, &at, direct::Existing::Refuse)
         })
@@ -1113,7 +1146,7 @@ impl Backend for SqliteBackend {
         if modules.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.write_tx(C).await?;
+        let (_nudge, mut tx) = self.write_tx(C).await?;
         let mut written = 0;
         for batch in modules.chunks(BATCH_ROWS) {
             let rows: Vec<_> = batch
@@ -1381,7 +1414,7 @@ impl Backend for SqliteBackend {
         const C: &str = "submit_task";
         let at = ts(now());
         let input = json_param(C, &task.input)?;
-        let mut tx = self.write_tx(C).await?;
+        let (_nudge, mut tx) = self.write_tx(C).await?;
         // The partial unique index decides; ON CONFLICT turns the refusal into "no row" so the
         // blocking task can be read in the same transaction (the write lock is held, so it
         // cannot finish in between).
@@ -1480,7 +1513,7 @@ impl Backend for SqliteBackend {
     ) -> Result<Option<TaskRecord>, StoreError> {
         const C: &str = "claim_task";
         let at = now();
-        let mut tx = self.write_tx(C).await?;
+        let (_nudge, mut tx) = self.write_tx(C).await?;
         // A task whose planner died after a cancel request has nobody left to stop it: finish
         // it as REVOKED here rather than hand it to a new worker.
         sqlx::query(
@@ -1547,7 +1580,7 @@ impl Backend for SqliteBackend {
         let task_id = chunk.task_id.hyphenated().to_string();
         let at = now();
         let at_text = ts(at);
-        let mut tx = self.write_tx(C).await?;
+        let (_nudge, mut tx) = self.write_tx(C).await?;
         // (a) Fence. The write lock is held from here to commit, so the lease cannot change
         // under us. The cursor check refuses a chunk that does not continue the last one.
         let fence = sqlx::query(
@@ -1686,7 +1719,7 @@ impl Backend for SqliteBackend {
         const C: &str = "request_cancel";
         let at = ts(now());
         let id = task_id.hyphenated().to_string();
-        let mut tx = self.write_tx(C).await?;
+        let (_nudge, mut tx) = self.write_tx(C).await?;
         // Subtasks before the task: the lock order of every driver. Queued subtasks will never
         // run; running ones see the flag at their next chunk.
         sqlx::query(
@@ -1738,7 +1771,7 @@ impl Backend for SqliteBackend {
         let error = json_param(C, &serde_json::json!({ "message": reason, "forced": true }))?;
         let at = ts(now());
         let id = task_id.hyphenated().to_string();
-        let mut tx = self.write_tx(C).await?;
+        let (_nudge, mut tx) = self.write_tx(C).await?;
         sqlx::query(
             "UPDATE subtasks SET state = 'FAILURE', finished_at = ?1, updated_at = ?1, error = ?2, \
                                  lease_expires_at = NULL \
@@ -1795,7 +1828,7 @@ impl Backend for SqliteBackend {
         let count = i64::try_from(ranges.len()).unwrap_or(i64::MAX);
         let ranges = json_param(C, &ranges)?;
         let at = ts(now());
-        let mut tx = self.write_tx(C).await?;
+        let (_nudge, mut tx) = self.write_tx(C).await?;
         let seq: Option<i64> = sqlx::query_scalar(
             "UPDATE tasks SET total = ?1, subtasks = ?2, lease_expires_at = NULL, updated_at = ?3 \
              WHERE id = ?4 AND lease_owner = ?5 AND state = 'RUNNING' AND subtasks = 0 \
@@ -1842,7 +1875,7 @@ impl Backend for SqliteBackend {
         const C: &str = "claim_subtask";
         let at = now();
         let at_text = ts(at);
-        let mut tx = self.write_tx(C).await?;
+        let (_nudge, mut tx) = self.write_tx(C).await?;
         // A running subtask is handed out when its lease expired, or to the worker that holds
         // it: a worker whose run broke off (a lost connection) takes its own work back at once
         // instead of waiting for its lease to run out. Its commits continue from the stored
@@ -1960,7 +1993,7 @@ impl Backend for SqliteBackend {
             _ => None,
         };
         let at = ts(now());
-        let mut tx = self.write_tx(C).await?;
+        let (_nudge, mut tx) = self.write_tx(C).await?;
         let seq: Option<i64> = sqlx::query_scalar(
             "UPDATE subtasks SET state = ?1, finished_at = ?2, updated_at = ?2, error = ?3, \
                                  lease_expires_at = NULL \
@@ -2108,7 +2141,7 @@ impl Backend for SqliteBackend {
         if events.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.write_tx(C).await?;
+        let (_nudge, mut tx) = self.write_tx(C).await?;
         let inserted =
             direct::run(&mut tx, C, |conn| direct::insert_events(conn, events, None)).await?;
         tx.commit().await.map_err(StoreError::db(C))?;
@@ -2377,5 +2410,6 @@ async fn finish_done_tasks(
 }
 
 // Declared after the shared helpers and macros above, which it uses.
+mod checkpoint;
 mod data_import;
 mod direct;

@@ -307,3 +307,41 @@ async fn wait_for_work_is_woken_in_process() {
         assert!(n < 20, "not woken by {n} cancels");
     }
 }
+
+/// Committed pages reach the database file without waiting for the WAL to fill up: the
+/// store's checkpointer copies them back beside the writers. The writers' own automatic
+/// checkpoint starts only at 10,000 pages, far above this test's writes, so without the
+/// checkpointer the main file would stay at its size after the migrations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkpointer_copies_commits_into_the_database_file() {
+    let (dir, store) = fresh().await;
+    let path = dir.path().join("store.db");
+    let file_size = || std::fs::metadata(&path).unwrap().len();
+    // Whatever the migrations left in the WAL is copied first.
+    let settled = wait_until(|| std::fs::metadata(dir.path().join("store.db-wal")).is_ok());
+    assert!(settled, "the database runs in WAL mode");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = file_size();
+
+    suite::seed(&store, 2_000).await;
+    let grown = wait_until(|| file_size() > before + 16_384 * 20);
+    assert!(
+        grown,
+        "the database file stayed at {} bytes (was {before}) with {} bytes of WAL",
+        file_size(),
+        std::fs::metadata(dir.path().join("store.db-wal")).unwrap().len()
+    );
+    drop(store);
+}
+
+/// Polls `condition` for up to ten seconds.
+fn wait_until(condition: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
