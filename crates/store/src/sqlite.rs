@@ -77,10 +77,21 @@ impl Drop for WriteNudge<'_> {
     }
 }
 
-/// Stored timestamp form: fixed width, so string order is time order.
+/// The stored timestamp form: fixed width, so string order is time order.
 fn ts(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    use chrono::{Datelike, SecondsFormat, Timelike};
+    // chrono's RFC 3339 writer prints exactly this form for four-digit years outside a leap
+    // second, without interpreting a format string on every call (a state import formats two
+    // timestamps a row, and `format` showed up in its profile).
+    if (0..=9999).contains(&t.year()) && t.nanosecond() < 1_000_000_000 {
+        t.to_rfc3339_opts(SecondsFormat::Micros, true)
+    } else {
+        t.format(STORED_TIME_FORMAT).to_string()
+    }
 }
+
+/// The stored timestamp form as a chrono format string; see [`ts`].
+const STORED_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
 /// Now, at the stored precision, so that a value read back equals the value written.
 fn now() -> DateTime<Utc> {

@@ -329,7 +329,9 @@ async fn the_checkpointer_copies_commits_into_the_database_file() {
         grown,
         "the database file stayed at {} bytes (was {before}) with {} bytes of WAL",
         file_size(),
-        std::fs::metadata(dir.path().join("store.db-wal")).unwrap().len()
+        std::fs::metadata(dir.path().join("store.db-wal"))
+            .unwrap()
+            .len()
     );
     drop(store);
 }

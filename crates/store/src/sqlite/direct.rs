@@ -95,7 +95,14 @@ fn time_at(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<DateTime<U
 /// a rescore profile. `None` for any other form, which the caller hands to that parser.
 fn parse_stored_time(text: &str) -> Option<DateTime<Utc>> {
     let b = text.as_bytes();
-    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.')];
+    let separators = [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+    ];
     if b.len() != 27 || b[26] != b'Z' || separators.iter().any(|&(i, c)| b[i] != c) {
         return None;
     }
@@ -371,6 +378,32 @@ mod tests {
             let general: DateTime<Utc> = text.parse().unwrap();
             assert_eq!(parse_stored_time(text), Some(general), "{text}");
             assert_eq!(ts(general), text);
+        }
+    }
+
+    #[test]
+    fn the_stored_form_is_written_alike_for_every_year_and_second() {
+        use chrono::{NaiveDate, TimeZone};
+        let times = [
+            Utc.with_ymd_and_hms(2026, 11, 27, 0, 5, 9).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
+            NaiveDate::from_ymd_opt(2016, 12, 31)
+                .unwrap()
+                .and_hms_nano_opt(23, 59, 59, 1_250_000_000)
+                .unwrap()
+                .and_utc(),
+            DateTime::<Utc>::MAX_UTC,
+            DateTime::<Utc>::MIN_UTC,
+        ];
+        for time in times {
+            let time = time
+                .checked_add_signed(chrono::Duration::microseconds(123_456))
+                .unwrap_or(time);
+            assert_eq!(
+                ts(time),
+                time.format(super::super::STORED_TIME_FORMAT).to_string()
+            );
         }
     }
 
