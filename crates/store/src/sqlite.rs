@@ -77,7 +77,7 @@ pub struct SqliteBackend {
 /// transaction wrote.
 struct WriteTurn<'a> {
     checkpointer: Option<&'a checkpoint::Checkpointer>,
-    _turn: tokio::sync::OwnedMutexGuard<()>,
+    _turn: tokio::sync::MutexGuard<'a, ()>,
 }
 
 impl Drop for WriteTurn<'_> {
@@ -611,17 +611,16 @@ impl SqliteBackend {
         &self,
         context: &'static str,
     ) -> Result<(WriteTurn<'_>, sqlx::Transaction<'static, sqlx::Sqlite>), StoreError> {
-        let turn = self.write_turn.clone().lock_owned().await;
+        let turn = WriteTurn {
+            checkpointer: self.checkpointer.as_deref(),
+            _turn: self.write_turn.lock().await,
+        };
         let tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StoreError::db(context))?;
-        let nudge = WriteTurn {
-            checkpointer: self.checkpointer.as_deref(),
-            _turn: turn,
-        };
-        Ok((nudge, tx))
+        Ok((turn, tx))
     }
 
     /// Every stored form of the given usage keys: each key itself plus the other form of the
@@ -840,7 +839,7 @@ impl Backend for SqliteBackend {
         if blocks.is_empty() {
             return Ok(0);
         }
-        let (_nudge, mut tx) = self.write_tx("upsert_blocks").await?;
+        let (_turn, mut tx) = self.write_tx("upsert_blocks").await?;
         let n = upsert_blocks_on(&mut tx, blocks).await?;
         tx.commit().await.map_err(StoreError::db("upsert_blocks"))?;
         Ok(n)
@@ -925,7 +924,7 @@ impl Backend for SqliteBackend {
         xml: &str,
         content_hash: &str,
     ) -> Result<ProblemVersionRecord, StoreError> {
-        let (_nudge, mut tx) = self.write_tx("put_problem_version").await?;
+        let (_turn, mut tx) = self.write_tx("put_problem_version").await?;
         let version = put_version_on(&mut tx, usage_key, xml, content_hash).await?;
         tx.commit()
             .await
@@ -1005,7 +1004,7 @@ impl Backend for SqliteBackend {
                 ),
             });
         }
-        let (_nudge, mut tx) = self.write_tx(C).await?;
+        let (_turn, mut tx) = self.write_tx(C).await?;
         let existed: Option<i64> = sqlx::query_scalar("SELECT 1 FROM courses WHERE key = ?1")
             .bind(&course.key)
             .fetch_optional(&mut *tx)
@@ -1055,7 +1054,7 @@ impl Backend for SqliteBackend {
         if learners.is_empty() {
             return Ok(0);
         }
-        let (_nudge, mut tx) = self.write_tx(C).await?;
+        let (_turn, mut tx) = self.write_tx(C).await?;
         let mut written = 0;
         for batch in learners.chunks(BATCH_ROWS) {
             let rows: Vec<_> = batch
@@ -1158,7 +1157,7 @@ impl Backend for SqliteBackend {
             return Ok(0);
         }
         let at = ts(now());
-        let (_nudge, mut tx) = self.write_tx(C).await?;
+        let (_turn, mut tx) = self.write_tx(C).await?;
         let inserted = direct::run(&mut tx, C, |conn| {
             direct::insert_new_modules(conn, modules, &at, direct::Existing::Refuse)
         })
@@ -1172,7 +1171,7 @@ impl Backend for SqliteBackend {
         if modules.is_empty() {
             return Ok(0);
         }
-        let (_nudge, mut tx) = self.write_tx(C).await?;
+        let (_turn, mut tx) = self.write_tx(C).await?;
         let mut written = 0;
         for batch in modules.chunks(BATCH_ROWS) {
             let rows: Vec<_> = batch
@@ -1440,7 +1439,7 @@ impl Backend for SqliteBackend {
         const C: &str = "submit_task";
         let at = ts(now());
         let input = json_param(C, &task.input)?;
-        let (_nudge, mut tx) = self.write_tx(C).await?;
+        let (_turn, mut tx) = self.write_tx(C).await?;
         // The partial unique index decides; ON CONFLICT turns the refusal into "no row" so the
         // blocking task can be read in the same transaction (the write lock is held, so it
         // cannot finish in between).
@@ -1539,7 +1538,7 @@ impl Backend for SqliteBackend {
     ) -> Result<Option<TaskRecord>, StoreError> {
         const C: &str = "claim_task";
         let at = now();
-        let (_nudge, mut tx) = self.write_tx(C).await?;
+        let (_turn, mut tx) = self.write_tx(C).await?;
         // A task whose planner died after a cancel request has nobody left to stop it: finish
         // it as REVOKED here rather than hand it to a new worker.
         sqlx::query(
@@ -1606,7 +1605,7 @@ impl Backend for SqliteBackend {
         let task_id = chunk.task_id.hyphenated().to_string();
         let at = now();
         let at_text = ts(at);
-        let (_nudge, mut tx) = self.write_tx(C).await?;
+        let (_turn, mut tx) = self.write_tx(C).await?;
         // (a) Fence. The write lock is held from here to commit, so the lease cannot change
         // under us. The cursor check refuses a chunk that does not continue the last one.
         let fence = sqlx::query(
@@ -1745,7 +1744,7 @@ impl Backend for SqliteBackend {
         const C: &str = "request_cancel";
         let at = ts(now());
         let id = task_id.hyphenated().to_string();
-        let (_nudge, mut tx) = self.write_tx(C).await?;
+        let (_turn, mut tx) = self.write_tx(C).await?;
         // Subtasks before the task: the lock order of every driver. Queued subtasks will never
         // run; running ones see the flag at their next chunk.
         sqlx::query(
@@ -1797,7 +1796,7 @@ impl Backend for SqliteBackend {
         let error = json_param(C, &serde_json::json!({ "message": reason, "forced": true }))?;
         let at = ts(now());
         let id = task_id.hyphenated().to_string();
-        let (_nudge, mut tx) = self.write_tx(C).await?;
+        let (_turn, mut tx) = self.write_tx(C).await?;
         sqlx::query(
             "UPDATE subtasks SET state = 'FAILURE', finished_at = ?1, updated_at = ?1, error = ?2, \
                                  lease_expires_at = NULL \
@@ -1854,7 +1853,7 @@ impl Backend for SqliteBackend {
         let count = i64::try_from(ranges.len()).unwrap_or(i64::MAX);
         let ranges = json_param(C, &ranges)?;
         let at = ts(now());
-        let (_nudge, mut tx) = self.write_tx(C).await?;
+        let (_turn, mut tx) = self.write_tx(C).await?;
         let seq: Option<i64> = sqlx::query_scalar(
             "UPDATE tasks SET total = ?1, subtasks = ?2, lease_expires_at = NULL, updated_at = ?3 \
              WHERE id = ?4 AND lease_owner = ?5 AND state = 'RUNNING' AND subtasks = 0 \
@@ -1901,7 +1900,7 @@ impl Backend for SqliteBackend {
         const C: &str = "claim_subtask";
         let at = now();
         let at_text = ts(at);
-        let (_nudge, mut tx) = self.write_tx(C).await?;
+        let (_turn, mut tx) = self.write_tx(C).await?;
         // A running subtask is handed out when its lease expired, or to the worker that holds
         // it: a worker whose run broke off (a lost connection) takes its own work back at once
         // instead of waiting for its lease to run out. Its commits continue from the stored
@@ -2019,7 +2018,7 @@ impl Backend for SqliteBackend {
             _ => None,
         };
         let at = ts(now());
-        let (_nudge, mut tx) = self.write_tx(C).await?;
+        let (_turn, mut tx) = self.write_tx(C).await?;
         let seq: Option<i64> = sqlx::query_scalar(
             "UPDATE subtasks SET state = ?1, finished_at = ?2, updated_at = ?2, error = ?3, \
                                  lease_expires_at = NULL \
@@ -2167,7 +2166,7 @@ impl Backend for SqliteBackend {
         if events.is_empty() {
             return Ok(0);
         }
-        let (_nudge, mut tx) = self.write_tx(C).await?;
+        let (_turn, mut tx) = self.write_tx(C).await?;
         let inserted =
             direct::run(&mut tx, C, |conn| direct::insert_events(conn, events, None)).await?;
         tx.commit().await.map_err(StoreError::db(C))?;

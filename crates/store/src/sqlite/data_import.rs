@@ -80,7 +80,7 @@ pub(super) async fn import_modules(
     if modules.is_empty() {
         return Ok(report);
     }
-    let (_nudge, mut tx) = backend.write_tx(C).await?;
+    let (_turn, mut tx) = backend.write_tx(C).await?;
     for (i, batch) in modules.chunks(BATCH_ROWS).enumerate() {
         let written = direct::run(&mut tx, C, |conn| direct::import_modules(conn, batch)).await?;
         report.written += written;

@@ -94,16 +94,17 @@ fn time_at(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<DateTime<U
 /// (offsets, variable fractions, lenient separators) was a fifth of a page's decoding time in
 /// a rescore profile. `None` for any other form, which the caller hands to that parser.
 fn parse_stored_time(text: &str) -> Option<DateTime<Utc>> {
-    let b = text.as_bytes();
-    let separators = [
+    const SEPARATORS: [(usize, u8); 7] = [
         (4, b'-'),
         (7, b'-'),
         (10, b'T'),
         (13, b':'),
         (16, b':'),
         (19, b'.'),
+        (26, b'Z'),
     ];
-    if b.len() != 27 || b[26] != b'Z' || separators.iter().any(|&(i, c)| b[i] != c) {
+    let b = text.as_bytes();
+    if b.len() != 27 || SEPARATORS.iter().any(|&(i, c)| b[i] != c) {
         return None;
     }
     let number = |range: std::ops::Range<usize>| -> Option<u32> {
