@@ -230,7 +230,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Applies one chunk of a subtask atomically: fence (lease owner, RUNNING, and the stored
     /// cursor equal to `expected_cursor`), module changes, outcomes, events, the subtask's and
     /// the task's counters, the subtask's cursor and its lease renewal (by its last lease
-    /// length). On [`StoreError::LeaseLost`] nothing was written.
+    /// length). On [`StoreError::LeaseLost`] nothing was written. A chunk that names a module
+    /// outside `(expected_cursor, new_cursor]`, or two outcomes for one module, passes the
+    /// fence but is refused as [`StoreError::Invalid`], and nothing is written either.
     async fn commit_chunk(&self, chunk: &ChunkCommit) -> Result<ChunkAck, StoreError>;
     /// Ends a subtask the caller holds (fenced like `commit_chunk`). A failure records its error
     /// on the task (first failure wins), revokes the task's queued subtasks and makes the

@@ -562,7 +562,7 @@ pub struct ChunkCommit {
     pub module_inserts: Vec<NewModule>,
     /// Module ids to delete.
     pub module_deletes: Vec<i64>,
-    /// Per-module outcomes; a (task, module) pair is recorded at most once.
+    /// Per-module outcomes, in module order (ids strictly increasing), at most one per module.
     pub outcomes: Vec<NewOutcome>,
     /// Tracking events.
     pub events: Vec<NewEvent>,
@@ -825,6 +825,43 @@ pub struct TokenRecord {
     pub created_at: DateTime<Utc>,
     /// When it was revoked; a revoked token authenticates nothing.
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The check both drivers make before writing a chunk: it may touch only the modules it covers,
+/// those with `expected_cursor < id <= new_cursor`, and record one outcome per module. With the
+/// cursor fence this makes every learner's change happen once per subtask: a chunk cannot
+/// continue the stored cursor and still name a module that an earlier chunk committed.
+/// Outcomes without a module id (a module the chunk creates) are not checked.
+pub(crate) fn check_chunk_covers_its_modules(chunk: &ChunkCommit) -> Result<(), crate::StoreError> {
+    let covered = |id: i64| chunk.expected_cursor < id && id <= chunk.new_cursor;
+    let invalid = |message: String| crate::StoreError::Invalid {
+        context: "commit_chunk",
+        message,
+    };
+    let touched = chunk
+        .module_updates
+        .iter()
+        .map(|u| u.id)
+        .chain(chunk.module_deletes.iter().copied());
+    if let Some(id) = touched
+        .chain(chunk.outcomes.iter().filter_map(|o| o.module_id))
+        .find(|&id| !covered(id))
+    {
+        return Err(invalid(format!(
+            "module {id} is outside the chunk's range ({}, {}]",
+            chunk.expected_cursor, chunk.new_cursor
+        )));
+    }
+    let mut last = None;
+    for id in chunk.outcomes.iter().filter_map(|o| o.module_id) {
+        if last.is_some_and(|previous| id <= previous) {
+            return Err(invalid(format!(
+                "outcomes are not in module order at module {id} (one outcome per module)"
+            )));
+        }
+        last = Some(id);
+    }
+    Ok(())
 }
 
 /// The checks both drivers make before storing a token.

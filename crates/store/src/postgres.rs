@@ -1925,6 +1925,12 @@ impl Backend for PostgresBackend {
                 worker: chunk.worker.clone(),
             });
         };
+        // Checked under the fence, so that a chunk from a worker that lost its lease is
+        // LeaseLost whatever it holds.
+        if let Err(invalid) = crate::model::check_chunk_covers_its_modules(chunk) {
+            tx.rollback().await.map_err(StoreError::db(C))?;
+            return Err(invalid);
+        }
         let seq: i64 = get(&fence, "task_seq", C)?;
         let course_key: String = get(&fence, "course_key", C)?;
         let cursor: i64 = get(&fence, "cursor", C)?;

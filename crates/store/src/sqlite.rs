@@ -1627,12 +1627,18 @@ impl Backend for SqliteBackend {
                 worker: chunk.worker.clone(),
             });
         };
+        // Checked under the fence, so that a chunk from a worker that lost its lease is
+        // LeaseLost whatever it holds.
+        if let Err(invalid) = crate::model::check_chunk_covers_its_modules(chunk) {
+            tx.rollback().await.map_err(StoreError::db(C))?;
+            return Err(invalid);
+        }
         let seq: i64 = get(&fence, "seq", C)?;
         let course_key: String = get(&fence, "course_key", C)?;
         let lease_ms: i64 = get(&fence, "lease_ms", C)?;
 
-        // (b) Module changes, (c) outcomes (at most one per task and module, so a replay adds
-        // nothing) and events.
+        // (b) Module changes, (c) outcomes and events: the fence above makes these happen once
+        // per learner, as no index on the rows does.
         direct::run(&mut tx, C, |conn| {
             direct::update_modules(conn, &chunk.module_updates)?;
             direct::insert_new_modules(

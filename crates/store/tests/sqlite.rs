@@ -347,3 +347,142 @@ fn wait_until(condition: impl Fn() -> bool) -> bool {
     }
     false
 }
+
+/// A database written before migration 0005 (events with AUTOINCREMENT, outcomes with a
+/// unique (task, module) index) keeps its events and outcomes, ids included, when a newer store
+/// opens it; event ids keep growing after it, so an export cursor stays valid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_0005_keeps_events_and_outcomes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let location = path.to_str().unwrap().to_owned();
+
+    // The schema as of migration 0004, from the migration files themselves.
+    let old_migrations = dir.path().join("migrations");
+    std::fs::create_dir(&old_migrations).unwrap();
+    let sources = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for entry in std::fs::read_dir(&sources).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if name.as_str() < "0005" {
+            std::fs::copy(entry.path(), old_migrations.join(&name)).unwrap();
+        }
+    }
+    let task = uuid::Uuid::new_v4();
+    {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        sqlx::migrate::Migrator::new(old_migrations.as_path())
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        let at = "2026-11-20T10:00:00.000000Z";
+        sqlx::query(
+            "INSERT INTO tasks (seq, id, course_key, task_type, task_key, input, requester, state, \
+                                created_at, updated_at, total, attempted, succeeded, failed) \
+             VALUES (7, ?1, 'course-v1:O+C+R', 'rescore_problem', 'k', '{}', 'staff', 'SUCCESS', \
+                     ?2, ?2, 2, 2, 1, 1)",
+        )
+        .bind(task.hyphenated().to_string())
+        .bind(at)
+        .execute(&pool)
+        .await
+        .unwrap();
+        for (module, status, reason) in [(11, "succeeded", None), (12, "failed", Some("bad"))] {
+            sqlx::query(
+                "INSERT INTO task_outcomes (task_seq, module_id, learner_id, username, usage_key, \
+                                            status, reason, old_grade, new_grade, created) \
+                 VALUES (7, ?1, ?1, 'ann', 'block-v1:O+C+R+type@problem+block@p', ?2, ?3, 0, 1, ?4)",
+            )
+            .bind(module)
+            .bind(status)
+            .bind(reason)
+            .bind(at)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        for n in 1..=3 {
+            sqlx::query(
+                "INSERT INTO tracking_events (task_id, task_seq, event_type, time, username, \
+                                              user_id, course_key, usage_key, requester, payload) \
+                 VALUES (?1, 7, 'problem_rescore', ?2, 'ann', 11, 'course-v1:O+C+R', NULL, \
+                         'staff', ?3)",
+            )
+            .bind(task.hyphenated().to_string())
+            .bind(at)
+            .bind(format!("{{\"n\": {n}}}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+    }
+
+    let store = Store::open(&location).await.unwrap();
+    let events = store
+        .list_events(&EventFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let kept: Vec<(i64, serde_json::Value)> =
+        events.into_iter().map(|e| (e.id, e.payload)).collect();
+    assert_eq!(
+        kept,
+        vec![
+            (1, serde_json::json!({"n": 1})),
+            (2, serde_json::json!({"n": 2})),
+            (3, serde_json::json!({"n": 3}))
+        ]
+    );
+    let outcomes = store.list_outcomes(task, None, 0, 10).await.unwrap();
+    let kept: Vec<(Option<i64>, OutcomeStatus, Option<String>)> = outcomes
+        .into_iter()
+        .map(|o| (o.module_id, o.status, o.reason))
+        .collect();
+    assert_eq!(
+        kept,
+        vec![
+            (Some(11), OutcomeStatus::Succeeded, None),
+            (Some(12), OutcomeStatus::Failed, Some("bad".to_owned()))
+        ]
+    );
+    assert_eq!(
+        store
+            .count_outcomes(task, Some(OutcomeStatus::Failed))
+            .await
+            .unwrap(),
+        1
+    );
+
+    store
+        .insert_events(&[NewEvent {
+            task_id: None,
+            event_type: "problem_reset_attempts".to_owned(),
+            time: chrono::Utc::now(),
+            username: "ann".to_owned(),
+            user_id: 11,
+            course_key: "course-v1:O+C+R".to_owned(),
+            usage_key: None,
+            requester: "staff".to_owned(),
+            payload: "{}".to_owned(),
+        }])
+        .await
+        .unwrap();
+    let after = store
+        .list_events(&EventFilter {
+            after_id: 3,
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<i64> = after.iter().map(|e| e.id).collect();
+    assert_eq!(ids, vec![4], "a new event's id follows the kept ones");
+}

@@ -263,8 +263,9 @@ pub(super) fn delete_modules(conn: &Connection, ids: &[i64]) -> rusqlite::Result
 }
 
 /// Records the outcomes of task `task_seq` (course `course_key`) at `created`. A module id
-/// left out is the module the same chunk inserted, found by learner and block; a (task,
-/// module) pair already recorded is kept, so a replayed chunk adds nothing.
+/// left out is the module the same chunk inserted, found by learner and block. Nothing here
+/// stops a second outcome for a (task, module) pair: the caller's fence refuses a replayed chunk
+/// in the same transaction (see migration 0005 for why no index does it as well).
 pub(super) fn insert_outcomes(
     conn: &Connection,
     outcomes: &[NewOutcome],
@@ -279,8 +280,7 @@ pub(super) fn insert_outcomes(
          VALUES (?1, COALESCE(?2, (SELECT id FROM learner_modules \
                                    WHERE learner_id = ?3 AND usage_key = ?5 \
                                      AND course_key = ?12)), \
-                 ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13) \
-         ON CONFLICT (task_seq, module_id) DO NOTHING",
+                 ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13)",
     )?;
     for o in outcomes {
         statement.execute(params![

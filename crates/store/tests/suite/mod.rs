@@ -1756,13 +1756,14 @@ pub async fn commit_chunk_inserts_and_deletes_modules(store: &Store) {
     );
     assert_eq!(events[0].payload, json!({"new_weighted_earned": 3.0}));
 
-    // Delete state of learner 2's p1 module (the cursor stays where it was: 0).
+    // Delete state of learner 2's p1 module: the chunk covers it (the cursor was left at 0).
     let victim = store
         .get_module(learners[1].id, COURSE, &key("problem", "p1"))
         .await
         .unwrap()
         .unwrap();
     let delete = ChunkCommit {
+        new_cursor: victim.id,
         module_inserts: vec![],
         module_deletes: vec![victim.id],
         outcomes: vec![],
@@ -1990,6 +1991,16 @@ pub async fn outcome_is_recorded_once_per_module(store: &Store) {
     store.submit_task(&new_task("once")).await.unwrap();
     let (task, sub) = start(store, "w", &[]).await;
     let modules = range_page(store, &sub, 0, 100).await;
+    // A chunk recording two outcomes for one module is refused and writes nothing ...
+    let mut twice = rescore_chunk(&task, 0, 0, "w", &modules[..1]);
+    twice.outcomes.extend(twice.outcomes.clone());
+    let refused = store.commit_chunk(&twice).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Invalid { message, .. }) if message.contains("module order")),
+        "a chunk with two outcomes for one module: {refused:?}"
+    );
+    assert_eq!(store.count_outcomes(task.id, None).await.unwrap(), 0);
+    // ... so the subtask's cursor has not moved and the real chunk goes in.
     let ack = store
         .commit_chunk(&rescore_chunk(&task, 0, 0, "w", &modules))
         .await
@@ -2001,12 +2012,17 @@ pub async fn outcome_is_recorded_once_per_module(store: &Store) {
             .await,
         "a replayed chunk",
     );
-    // ... and a later chunk naming the same modules again adds no second outcome row.
-    store
-        .commit_chunk(&rescore_chunk(&task, 0, ack.cursor, "w", &modules))
-        .await
-        .unwrap();
+    // ... and a later chunk naming the same modules again is refused before it writes.
+    let mut again = rescore_chunk(&task, 0, ack.cursor, "w", &modules);
+    again.new_cursor = ack.cursor + 1;
+    let refused = store.commit_chunk(&again).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Invalid { message, .. }) if message.contains("outside the chunk's range")),
+        "a chunk re-sending committed modules: {refused:?}"
+    );
     assert_eq!(store.count_outcomes(task.id, None).await.unwrap(), 3);
+    let counts = store.get_task(task.id).await.unwrap().unwrap().counts();
+    assert_eq!(counts.attempted, 3, "refused chunks count nothing");
     // Another task may record the same module.
     store
         .finish_subtask(task.id, 0, "w", FinalState::Success)
