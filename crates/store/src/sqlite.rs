@@ -2444,3 +2444,4 @@ async fn finish_done_tasks(
 mod checkpoint;
 mod data_import;
 mod direct;
+mod in_place;

@@ -7,13 +7,16 @@
 //! `jsonb_each` — made SQLite parse and copy every value (a 700-byte state, a 2 KB event) once
 //! more, and Rust build the array first. Here a row costs a bind and a step of an already
 //! prepared statement. rusqlite wraps the calls: it links the same `libsqlite3-sys` as sqlx (one
-//! SQLite in the binary) and wraps a borrowed handle without ever closing it.
+//! SQLite in the binary) and wraps a borrowed handle without ever closing it. The row writers
+//! bind through [`InPlaceStatement`], which lets SQLite read texts from the records' own buffers
+//! instead of copying each one first.
 
+use super::in_place::InPlaceStatement;
 use super::ts;
 use crate::error::StoreError;
 use crate::model::{ModuleRecord, ModuleUpdate, NewEvent, NewModule, NewOutcome};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use sqlx::sqlite::SqliteConnection;
 use uuid::Uuid;
 
@@ -130,18 +133,19 @@ fn parse_stored_time(text: &str) -> Option<DateTime<Utc>> {
 
 /// Rewrites existing modules (the task's new states).
 pub(super) fn update_modules(conn: &Connection, updates: &[ModuleUpdate]) -> rusqlite::Result<()> {
-    let mut statement = conn.prepare(
+    let mut statement = InPlaceStatement::prepare(
+        conn,
         "UPDATE learner_modules SET state = ?2, grade = ?3, max_grade = ?4, modified = ?5 \
          WHERE id = ?1",
     )?;
     let mut times = TimeText::default();
     for u in updates {
-        statement.execute(params![
-            u.id,
-            u.state,
-            u.grade,
-            u.max_grade,
-            times.get(u.modified)
+        statement.execute(&[
+            u.id.into(),
+            (&u.state).into(),
+            u.grade.into(),
+            u.max_grade.into(),
+            times.get(u.modified).into(),
         ])?;
     }
     Ok(())
@@ -177,18 +181,18 @@ pub(super) fn insert_new_modules(
                  modified = excluded.modified"
         ),
     };
-    let mut statement = conn.prepare(&sql)?;
+    let mut statement = InPlaceStatement::prepare(conn, &sql)?;
     let mut written = 0;
     for m in modules {
-        written += statement.execute(params![
-            m.learner_id,
-            m.course_key,
-            m.usage_key,
-            m.module_type,
-            m.state,
-            m.grade,
-            m.max_grade,
-            created
+        written += statement.execute(&[
+            m.learner_id.into(),
+            (&m.course_key).into(),
+            (&m.usage_key).into(),
+            (&m.module_type).into(),
+            (&m.state).into(),
+            m.grade.into(),
+            m.max_grade.into(),
+            created.into(),
         ])? as u64;
     }
     Ok(written)
@@ -204,7 +208,8 @@ pub(super) fn insert_new_modules(
 /// cannot stop half-way, so it keeps no statement journal. An `INSERT ... SELECT` in a
 /// transaction copied every b-tree page it touched into one first (a third of an import's time).
 pub(super) fn import_modules(conn: &Connection, modules: &[ModuleRecord]) -> rusqlite::Result<u64> {
-    let mut statement = conn.prepare(
+    let mut statement = InPlaceStatement::prepare(
+        conn,
         "INSERT INTO learner_modules (id, learner_id, course_key, usage_key, module_type, state, \
                                       grade, max_grade, done, created, modified) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
@@ -224,18 +229,18 @@ pub(super) fn import_modules(conn: &Connection, modules: &[ModuleRecord]) -> rus
     let mut modified = TimeText::default();
     let mut written = 0;
     for m in modules {
-        let result = statement.execute(params![
-            (m.id != 0).then_some(m.id),
-            m.learner_id,
-            m.course_key,
-            m.usage_key,
-            m.module_type,
-            m.state,
-            m.grade.filter(|g| g.is_finite()),
-            m.max_grade.filter(|g| g.is_finite()),
-            m.done,
-            created.get(m.created),
-            modified.get(m.modified)
+        let result = statement.execute(&[
+            (m.id != 0).then_some(m.id).into(),
+            m.learner_id.into(),
+            (&m.course_key).into(),
+            (&m.usage_key).into(),
+            (&m.module_type).into(),
+            (&m.state).into(),
+            m.grade.filter(|g| g.is_finite()).into(),
+            m.max_grade.filter(|g| g.is_finite()).into(),
+            (&m.done).into(),
+            created.get(m.created).into(),
+            modified.get(m.modified).into(),
         ]);
         match result {
             Ok(n) => written += n as u64,
@@ -273,7 +278,8 @@ pub(super) fn insert_outcomes(
     course_key: &str,
     created: &str,
 ) -> rusqlite::Result<()> {
-    let mut statement = conn.prepare(
+    let mut statement = InPlaceStatement::prepare(
+        conn,
         "INSERT INTO task_outcomes (task_seq, module_id, learner_id, username, usage_key, \
                                     status, reason, old_grade, old_max_grade, new_grade, \
                                     new_max_grade, created) \
@@ -283,20 +289,20 @@ pub(super) fn insert_outcomes(
                  ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13)",
     )?;
     for o in outcomes {
-        statement.execute(params![
-            task_seq,
-            o.module_id,
-            o.learner_id,
-            o.username,
-            o.usage_key,
-            o.status.as_str(),
-            o.reason,
-            o.old_grade,
-            o.old_max_grade,
-            o.new_grade,
-            o.new_max_grade,
-            course_key,
-            created
+        statement.execute(&[
+            task_seq.into(),
+            o.module_id.into(),
+            o.learner_id.into(),
+            (&o.username).into(),
+            (&o.usage_key).into(),
+            o.status.as_str().into(),
+            (&o.reason).into(),
+            o.old_grade.into(),
+            o.old_max_grade.into(),
+            o.new_grade.into(),
+            o.new_max_grade.into(),
+            course_key.into(),
+            created.into(),
         ])?;
     }
     Ok(())
@@ -310,7 +316,8 @@ pub(super) fn insert_events(
     events: &[NewEvent],
     emitting: Option<(Uuid, i64)>,
 ) -> rusqlite::Result<u64> {
-    let mut statement = conn.prepare(
+    let mut statement = InPlaceStatement::prepare(
+        conn,
         "INSERT INTO tracking_events (task_id, task_seq, event_type, time, username, user_id, \
                                       course_key, usage_key, requester, payload) \
          VALUES (?1, COALESCE(?2, (SELECT seq FROM tasks WHERE id = ?1)), \
@@ -330,17 +337,17 @@ pub(super) fn insert_events(
             }
             (None, None) => (None, None),
         };
-        written += statement.execute(params![
-            task_text,
-            task_seq,
-            e.event_type,
-            times.get(e.time),
-            e.username,
-            e.user_id,
-            e.course_key,
-            e.usage_key,
-            e.requester,
-            e.payload
+        written += statement.execute(&[
+            task_text.into(),
+            task_seq.into(),
+            (&e.event_type).into(),
+            times.get(e.time).into(),
+            (&e.username).into(),
+            e.user_id.into(),
+            (&e.course_key).into(),
+            (&e.usage_key).into(),
+            (&e.requester).into(),
+            (&e.payload).into(),
         ])? as u64;
     }
     Ok(written)
