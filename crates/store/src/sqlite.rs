@@ -1637,8 +1637,8 @@ impl Backend for SqliteBackend {
         let course_key: String = get(&fence, "course_key", C)?;
         let lease_ms: i64 = get(&fence, "lease_ms", C)?;
 
-        // (b) Module changes, (c) outcomes and events: the fence above makes these happen once
-        // per learner, as no index on the rows does.
+        // (b) Module changes, (c) outcomes and events. The fence and the range check above are
+        // what makes them happen once per learner: no index on these rows refuses a repeat.
         direct::run(&mut tx, C, |conn| {
             direct::update_modules(conn, &chunk.module_updates)?;
             direct::insert_new_modules(
