@@ -6,11 +6,12 @@
 //! writer thread spent its time in `malloc`, `memcpy` and `free` (and in glibc's arena locks
 //! beside the grading threads) for values SQLite copies into the row record anyway. Here they
 //! are bound with `SQLITE_STATIC`, which is sound because [`InPlaceStatement::execute`] binds
-//! every parameter, steps, resets and clears the bindings before it returns: SQLite never holds
-//! a pointer into a caller's buffer after the call that borrowed it.
+//! every parameter and steps, and a guard then resets the statement and clears its bindings
+//! however the call ends (an error or a panic included): SQLite never holds a pointer into a
+//! caller's buffer after the call that borrowed it.
 
 use rusqlite::{Connection, ffi};
-use std::ffi::{CStr, c_int};
+use std::ffi::{CStr, c_char, c_int};
 
 /// One parameter value, borrowed for one [`InPlaceStatement::execute`].
 #[derive(Debug, Clone, Copy)]
@@ -27,8 +28,20 @@ impl From<i64> for Param<'_> {
     }
 }
 
+impl From<f64> for Param<'_> {
+    fn from(value: f64) -> Self {
+        Param::Real(value)
+    }
+}
+
 impl<'a> From<&'a str> for Param<'a> {
     fn from(value: &'a str) -> Self {
+        Param::Text(value)
+    }
+}
+
+impl<'a> From<&'a String> for Param<'a> {
+    fn from(value: &'a String) -> Self {
         Param::Text(value)
     }
 }
@@ -39,25 +52,14 @@ impl<'a, T: Into<Param<'a>>> From<Option<T>> for Param<'a> {
     }
 }
 
-impl From<f64> for Param<'_> {
-    fn from(value: f64) -> Self {
-        Param::Real(value)
-    }
-}
-
-impl<'a> From<&'a String> for Param<'a> {
-    fn from(value: &'a String) -> Self {
-        Param::Text(value)
-    }
-}
-
 impl<'a> From<&'a Option<String>> for Param<'a> {
     fn from(value: &'a Option<String>) -> Self {
         value.as_deref().into()
     }
 }
 
-/// A statement of `conn` prepared once and executed row by row (see the module docs).
+/// A statement of `conn` prepared once and executed row by row (see the module docs). It
+/// changes rows and returns none: a statement that would return rows is refused when prepared.
 pub(super) struct InPlaceStatement<'c> {
     conn: &'c Connection,
     statement: *mut ffi::sqlite3_stmt,
@@ -65,19 +67,23 @@ pub(super) struct InPlaceStatement<'c> {
 }
 
 impl<'c> InPlaceStatement<'c> {
-    /// Prepares `sql` on `conn`.
+    /// Prepares `sql`, exactly one statement that returns no rows, on `conn`.
     pub(super) fn prepare(conn: &'c Connection, sql: &str) -> rusqlite::Result<Self> {
         let mut statement = std::ptr::null_mut();
-        let length = c_int::try_from(sql.len()).map_err(|_| rusqlite::Error::InvalidQuery)?;
-        // SAFETY: the handle is live for 'c; SQLite reads `length` bytes of `sql` and writes the
-        // new statement (or null) to `statement`.
+        let mut tail: *const c_char = std::ptr::null();
+        let length = c_int::try_from(sql.len()).map_err(|_| {
+            rusqlite::Error::SqliteFailure(ffi::Error::new(ffi::SQLITE_TOOBIG), None)
+        })?;
+        // SAFETY: the handle is live for 'c. With an explicit length SQLite reads `length` bytes
+        // of `sql` (no NUL needed), writes the new statement (or null) to `statement` and the end
+        // of the first statement to `tail`.
         let code = unsafe {
             ffi::sqlite3_prepare_v2(
                 conn.handle(),
                 sql.as_ptr().cast(),
                 length,
                 &mut statement,
-                std::ptr::null_mut(),
+                &mut tail,
             )
         };
         if code != ffi::SQLITE_OK {
@@ -87,13 +93,23 @@ impl<'c> InPlaceStatement<'c> {
             // Only an empty or all-comment text prepares to nothing.
             return Err(rusqlite::Error::InvalidQuery);
         }
-        // SAFETY: `statement` is the live statement just prepared.
-        let parameters = unsafe { ffi::sqlite3_bind_parameter_count(statement) } as usize;
-        Ok(InPlaceStatement {
+        let prepared = InPlaceStatement {
             conn,
             statement,
-            parameters,
-        })
+            // SAFETY: `statement` is the live statement just prepared.
+            parameters: unsafe { ffi::sqlite3_bind_parameter_count(statement) } as usize,
+        };
+        // `tail` points into `sql`, at or before its end.
+        let consumed = (tail as usize).saturating_sub(sql.as_ptr() as usize);
+        if !sql.get(consumed..).unwrap_or_default().trim().is_empty() {
+            return Err(rusqlite::Error::MultipleStatement);
+        }
+        // SAFETY: a live statement.
+        if unsafe { ffi::sqlite3_column_count(statement) } > 0 {
+            // Its rows would be dropped unread, and the change count read before it finished.
+            return Err(rusqlite::Error::ExecuteReturnedResults);
+        }
+        Ok(prepared)
     }
 
     /// Binds `params` to `?1`, `?2`, ... (all of them), steps the statement to its end and
@@ -105,31 +121,29 @@ impl<'c> InPlaceStatement<'c> {
                 self.parameters,
             ));
         }
-        let bound = params
-            .iter()
-            .enumerate()
-            .try_for_each(|(index, param)| self.bind(index as c_int + 1, *param));
-        let result = bound.and_then(|()| {
-            // SAFETY: a live statement whose text parameters point into `params`, which
-            // outlive this call.
-            match unsafe { ffi::sqlite3_step(self.statement) } {
-                ffi::SQLITE_DONE | ffi::SQLITE_ROW => Ok(self.conn.changes() as usize),
-                code => Err(last_error(self.conn, code)),
-            }
-        });
-        // SAFETY: a live statement. Reset ends the step (a failed one included) and clearing
-        // drops every pointer into `params` before the borrow ends.
-        unsafe {
-            ffi::sqlite3_reset(self.statement);
-            ffi::sqlite3_clear_bindings(self.statement);
+        let statement = ResetOnDrop(self.statement);
+        for (index, param) in (1..).zip(params) {
+            // SAFETY: `statement` clears this binding when it drops at the end of this call,
+            // while the buffer a text borrows is still alive.
+            unsafe { self.bind(index, *param) }?;
         }
-        result
+        // SAFETY: a live statement whose texts point into buffers that `params` borrows, alive
+        // for this whole call.
+        match unsafe { ffi::sqlite3_step(statement.0) } {
+            ffi::SQLITE_DONE => Ok(self.conn.changes() as usize),
+            code => Err(last_error(self.conn, code)),
+        }
     }
 
-    fn bind(&self, index: c_int, param: Param<'_>) -> rusqlite::Result<()> {
-        // SAFETY: a live statement and an index within its parameter count (checked by the
-        // caller). Text is bound SQLITE_STATIC: `execute` clears the bindings before the text's
-        // borrow ends.
+    /// Binds `param` to parameter `index` (1-based).
+    ///
+    /// # Safety
+    ///
+    /// A text is bound without a copy: the binding must be cleared or replaced before the buffer
+    /// the text borrows is dropped.
+    unsafe fn bind(&self, index: c_int, param: Param<'_>) -> rusqlite::Result<()> {
+        // SAFETY: a live statement; an index out of range is SQLite's SQLITE_RANGE, not UB. An
+        // empty text is bound as a static empty C string rather than a dangling pointer.
         let code = unsafe {
             match param {
                 Param::Null => ffi::sqlite3_bind_null(self.statement, index),
@@ -138,7 +152,11 @@ impl<'c> InPlaceStatement<'c> {
                 Param::Text(text) => ffi::sqlite3_bind_text64(
                     self.statement,
                     index,
-                    text.as_ptr().cast(),
+                    if text.is_empty() {
+                        c"".as_ptr()
+                    } else {
+                        text.as_ptr().cast()
+                    },
                     text.len() as ffi::sqlite3_uint64,
                     ffi::SQLITE_STATIC(),
                     ffi::SQLITE_UTF8 as _,
@@ -149,6 +167,21 @@ impl<'c> InPlaceStatement<'c> {
             Ok(())
         } else {
             Err(last_error(self.conn, code))
+        }
+    }
+}
+
+/// Resets a statement and clears its bindings when dropped, so that no binding outlives the
+/// [`InPlaceStatement::execute`] call that made it, however the call ends.
+struct ResetOnDrop(*mut ffi::sqlite3_stmt);
+
+impl Drop for ResetOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: a live statement (its InPlaceStatement is borrowed while the guard lives).
+        // Reset ends the step, a failed one included; clearing sets every parameter to NULL.
+        unsafe {
+            ffi::sqlite3_reset(self.0);
+            ffi::sqlite3_clear_bindings(self.0);
         }
     }
 }
@@ -165,20 +198,26 @@ impl Drop for InPlaceStatement<'_> {
 /// The connection's error for a failed call that returned `code`, in rusqlite's form (with
 /// the extended code, e.g. which constraint failed).
 fn last_error(conn: &Connection, code: c_int) -> rusqlite::Error {
-    // SAFETY: a live handle; the message is copied before any other call on it.
-    let (extended, message) = unsafe {
-        let db = conn.handle();
-        let message = ffi::sqlite3_errmsg(db);
-        let message =
-            (!message.is_null()).then(|| CStr::from_ptr(message).to_string_lossy().into_owned());
-        (ffi::sqlite3_extended_errcode(db), message)
+    let text = |message: *const c_char| {
+        // SAFETY: SQLite's messages are NUL-terminated; this copies one before any other call.
+        (!message.is_null()).then(|| {
+            unsafe { CStr::from_ptr(message) }
+                .to_string_lossy()
+                .into_owned()
+        })
     };
-    let extended = if extended & 0xff == code & 0xff {
-        extended
+    // SAFETY: a live handle.
+    let extended = unsafe { ffi::sqlite3_extended_errcode(conn.handle()) };
+    if extended & 0xff == code & 0xff {
+        // SAFETY: as above; the message describes the error `extended` names.
+        let message = text(unsafe { ffi::sqlite3_errmsg(conn.handle()) });
+        rusqlite::Error::SqliteFailure(ffi::Error::new(extended), message)
     } else {
-        code
-    };
-    rusqlite::Error::SqliteFailure(ffi::Error::new(extended), message)
+        // The connection's last error is another one: describe `code` alone.
+        // SAFETY: sqlite3_errstr returns a static string for any code.
+        let message = text(unsafe { ffi::sqlite3_errstr(code) });
+        rusqlite::Error::SqliteFailure(ffi::Error::new(code), message)
+    }
 }
 
 #[cfg(test)]
@@ -269,5 +308,106 @@ mod tests {
             .err()
             .expect("an unknown table does not prepare");
         assert!(error.to_string().contains("no such table"), "{error}");
+    }
+
+    /// The statement's SQL with its current bindings, as SQLite would expand it.
+    fn expanded(statement: &InPlaceStatement<'_>) -> String {
+        // SAFETY: a live statement; the returned text is copied, then freed with sqlite3_free.
+        unsafe {
+            let text = rusqlite::ffi::sqlite3_expanded_sql(statement.statement);
+            assert!(!text.is_null(), "SQLite expands the statement");
+            let copy = std::ffi::CStr::from_ptr(text)
+                .to_string_lossy()
+                .into_owned();
+            rusqlite::ffi::sqlite3_free(text.cast());
+            copy
+        }
+    }
+
+    #[test]
+    fn no_binding_outlives_the_call_that_made_it() {
+        let conn = table();
+        let mut insert =
+            InPlaceStatement::prepare(&conn, "INSERT INTO t (name, note) VALUES (?1, ?2)").unwrap();
+        insert.execute(&["ann".into(), "kept".into()]).unwrap();
+        assert_eq!(
+            expanded(&insert),
+            "INSERT INTO t (name, note) VALUES (NULL, NULL)",
+            "after a row"
+        );
+        // A bind that fails part-way: texts longer than the limit are refused by SQLite.
+        // SAFETY: a live handle; the limit only lowers the longest value SQLite accepts.
+        unsafe {
+            rusqlite::ffi::sqlite3_limit(conn.handle(), rusqlite::ffi::SQLITE_LIMIT_LENGTH, 16);
+        }
+        let long = "x".repeat(64);
+        let error = insert
+            .execute(&["bob".into(), long.as_str().into()])
+            .unwrap_err();
+        assert!(
+            matches!(&error, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::TooBig),
+            "{error:?}"
+        );
+        // Back to the default, so that the expanded SQL itself fits.
+        // SAFETY: as above.
+        unsafe {
+            rusqlite::ffi::sqlite3_limit(
+                conn.handle(),
+                rusqlite::ffi::SQLITE_LIMIT_LENGTH,
+                1_000_000_000,
+            );
+        }
+        assert_eq!(
+            expanded(&insert),
+            "INSERT INTO t (name, note) VALUES (NULL, NULL)",
+            "after a failed bind"
+        );
+        // A failed step (the name is taken).
+        insert.execute(&["ann".into(), "x".into()]).unwrap_err();
+        assert_eq!(
+            expanded(&insert),
+            "INSERT INTO t (name, note) VALUES (NULL, NULL)",
+            "after a failed step"
+        );
+    }
+
+    #[test]
+    fn an_empty_text_is_stored_as_empty_not_null() {
+        let conn = table();
+        let mut insert =
+            InPlaceStatement::prepare(&conn, "INSERT INTO t (name, note) VALUES (?1, ?2)").unwrap();
+        insert.execute(&["ann".into(), "".into()]).unwrap();
+        let note: Option<String> = conn
+            .query_row("SELECT note FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(note.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn only_one_statement_that_returns_no_rows_is_prepared() {
+        let conn = table();
+        // A trailing semicolon and blanks are not a second statement.
+        InPlaceStatement::prepare(&conn, "INSERT INTO t (name) VALUES (?1);  \n").unwrap();
+        let two =
+            InPlaceStatement::prepare(&conn, "INSERT INTO t (name) VALUES (?1); DELETE FROM t");
+        assert!(matches!(two, Err(rusqlite::Error::MultipleStatement)));
+        for returning in [
+            "SELECT name FROM t WHERE id = ?1",
+            "INSERT INTO t (name) VALUES (?1) RETURNING id",
+        ] {
+            let prepared = InPlaceStatement::prepare(&conn, returning);
+            assert!(
+                matches!(prepared, Err(rusqlite::Error::ExecuteReturnedResults)),
+                "{returning}"
+            );
+        }
+        // An upsert that changes nothing reports no rows.
+        let mut upsert = InPlaceStatement::prepare(
+            &conn,
+            "INSERT INTO t (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
+        )
+        .unwrap();
+        assert_eq!(upsert.execute(&["ann".into()]).unwrap(), 1);
+        assert_eq!(upsert.execute(&["ann".into()]).unwrap(), 0);
     }
 }
