@@ -260,17 +260,18 @@ fn is_foreign_key_violation(e: &rusqlite::Error) -> bool {
 
 /// Deletes modules by id.
 pub(super) fn delete_modules(conn: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
-    let mut statement = conn.prepare("DELETE FROM learner_modules WHERE id = ?1")?;
-    for id in ids {
-        statement.execute([id])?;
+    let mut statement =
+        InPlaceStatement::prepare(conn, "DELETE FROM learner_modules WHERE id = ?1")?;
+    for &id in ids {
+        statement.execute(&[id.into()])?;
     }
     Ok(())
 }
 
 /// Records the outcomes of task `task_seq` (course `course_key`) at `created`. A module id
 /// left out is the module the same chunk inserted, found by learner and block. Nothing here
-/// stops a second outcome for a (task, module) pair: the caller's fence refuses a replayed chunk
-/// in the same transaction (see migration 0005 for why no index does it as well).
+/// stops a second outcome for a (task, module) pair: the caller's fence and range check refuse
+/// such a chunk in the same transaction (see migration 0005 for why no index does it as well).
 pub(super) fn insert_outcomes(
     conn: &Connection,
     outcomes: &[NewOutcome],

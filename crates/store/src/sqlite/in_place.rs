@@ -324,22 +324,26 @@ mod tests {
         }
     }
 
+    /// What [`expanded`] shows for the two-column insert once its bindings are cleared.
+    const CLEARED: &str = "INSERT INTO t (name, note) VALUES (NULL, NULL)";
+
+    /// Sets the longest text or blob `conn` accepts.
+    fn set_length_limit(conn: &Connection, bytes: i32) {
+        // SAFETY: a live handle; the limit only bounds the values SQLite accepts.
+        unsafe {
+            rusqlite::ffi::sqlite3_limit(conn.handle(), rusqlite::ffi::SQLITE_LIMIT_LENGTH, bytes);
+        }
+    }
+
     #[test]
     fn no_binding_outlives_the_call_that_made_it() {
         let conn = table();
         let mut insert =
             InPlaceStatement::prepare(&conn, "INSERT INTO t (name, note) VALUES (?1, ?2)").unwrap();
         insert.execute(&["ann".into(), "kept".into()]).unwrap();
-        assert_eq!(
-            expanded(&insert),
-            "INSERT INTO t (name, note) VALUES (NULL, NULL)",
-            "after a row"
-        );
+        assert_eq!(expanded(&insert), CLEARED, "after a row");
         // A bind that fails part-way: texts longer than the limit are refused by SQLite.
-        // SAFETY: a live handle; the limit only lowers the longest value SQLite accepts.
-        unsafe {
-            rusqlite::ffi::sqlite3_limit(conn.handle(), rusqlite::ffi::SQLITE_LIMIT_LENGTH, 16);
-        }
+        set_length_limit(&conn, 16);
         let long = "x".repeat(64);
         let error = insert
             .execute(&["bob".into(), long.as_str().into()])
@@ -349,26 +353,11 @@ mod tests {
             "{error:?}"
         );
         // Back to the default, so that the expanded SQL itself fits.
-        // SAFETY: as above.
-        unsafe {
-            rusqlite::ffi::sqlite3_limit(
-                conn.handle(),
-                rusqlite::ffi::SQLITE_LIMIT_LENGTH,
-                1_000_000_000,
-            );
-        }
-        assert_eq!(
-            expanded(&insert),
-            "INSERT INTO t (name, note) VALUES (NULL, NULL)",
-            "after a failed bind"
-        );
+        set_length_limit(&conn, 1_000_000_000);
+        assert_eq!(expanded(&insert), CLEARED, "after a failed bind");
         // A failed step (the name is taken).
         insert.execute(&["ann".into(), "x".into()]).unwrap_err();
-        assert_eq!(
-            expanded(&insert),
-            "INSERT INTO t (name, note) VALUES (NULL, NULL)",
-            "after a failed step"
-        );
+        assert_eq!(expanded(&insert), CLEARED, "after a failed step");
     }
 
     #[test]
