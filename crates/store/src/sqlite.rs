@@ -164,7 +164,9 @@ macro_rules! outcome_cols {
 macro_rules! event_cols {
     () => {
         "id, task_id, event_type, time, username, user_id, course_key, usage_key, requester, \
-         payload"
+         payload, payload_dictionary, \
+         (SELECT content FROM event_dictionaries \
+          WHERE event_dictionaries.id = tracking_events.payload_dictionary) AS dictionary"
     };
 }
 
@@ -197,7 +199,15 @@ fn get_json(
     context: &'static str,
 ) -> Result<serde_json::Value, StoreError> {
     let text: String = get(row, col, context)?;
-    serde_json::from_str(&text)
+    parse_json(&text, col, context)
+}
+
+fn parse_json(
+    text: &str,
+    col: &str,
+    context: &'static str,
+) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text)
         .map_err(|e| StoreError::corrupt(context, format!("column {col} is not JSON: {e}")))
 }
 
@@ -375,8 +385,30 @@ fn event_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
         course_key: get(row, "course_key", C)?,
         usage_key: get(row, "usage_key", C)?,
         requester: get(row, "requester", C)?,
-        payload: get_json(row, "payload", C)?,
+        payload: event_payload_from_row(row, C)?,
     })
+}
+
+/// An event's payload: JSON text, or packed against the dictionary the row names (migration
+/// 0006).
+fn event_payload_from_row(
+    row: &SqliteRow,
+    context: &'static str,
+) -> Result<serde_json::Value, StoreError> {
+    let Some(dictionary_id) = get::<Option<i64>>(row, "payload_dictionary", context)? else {
+        return get_json(row, "payload", context);
+    };
+    let dictionary: Option<String> = get(row, "dictionary", context)?;
+    let dictionary = dictionary.ok_or_else(|| {
+        StoreError::corrupt(
+            context,
+            format!("the payload's dictionary {dictionary_id} is missing"),
+        )
+    })?;
+    let packed: Vec<u8> = get(row, "payload", context)?;
+    let text = event_payload::unpack(&packed, &dictionary)
+        .map_err(|e| StoreError::corrupt(context, format!("column payload: {e}")))?;
+    parse_json(&text, "payload", context)
 }
 
 /// SQLITE_BUSY / SQLITE_LOCKED: another connection holds a lock we could not wait for.
@@ -2444,4 +2476,5 @@ async fn finish_done_tasks(
 mod checkpoint;
 mod data_import;
 mod direct;
+mod event_payload;
 mod in_place;

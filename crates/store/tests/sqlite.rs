@@ -486,3 +486,111 @@ async fn migration_0005_keeps_events_and_outcomes() {
     let ids: Vec<i64> = after.iter().map(|e| e.id).collect();
     assert_eq!(ids, vec![4], "a new event's id follows the kept ones");
 }
+
+/// A batch's event payloads are stored packed against one dictionary (migration 0006), a lone
+/// one as text, and a damaged packed payload or a lost dictionary is reported as a corrupt row
+/// that names what is wrong, never read as something else.
+#[tokio::test]
+async fn event_payloads_are_packed_and_damage_is_reported() {
+    let (dir, store) = fresh().await;
+    let event = |n: usize| NewEvent {
+        task_id: None,
+        event_type: "problem_rescore".to_owned(),
+        time: chrono::Utc::now(),
+        username: format!("learner{n}"),
+        user_id: n as i64,
+        course_key: "course-v1:O+C+R".to_owned(),
+        usage_key: None,
+        requester: "staff".to_owned(),
+        payload: serde_json::json!({
+            "state": {"attempts": 2, "student_answers": {"p_2_1": format!("{}", n * 7)},
+                      "correct_map": {"p_2_1": {"correctness": "correct", "npoints": null,
+                                                "msg": "", "hint": "", "hintmode": null}}},
+            "problem_id": "block-v1:O+C+R+type@problem+block@p",
+            "orig_score": n % 2, "orig_total": 1, "new_score": 1, "new_total": 1,
+            "student": format!("learner{n}"),
+        })
+        .to_string(),
+    };
+    let batch: Vec<NewEvent> = (1..=10).map(event).collect();
+    store.insert_events(&batch).await.unwrap();
+    store.insert_events(&[event(11)]).await.unwrap();
+
+    let path = dir.path().join("store.db");
+    let raw =
+        sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&path))
+            .await
+            .unwrap();
+    let stored: Vec<(i64, String, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT id, typeof(payload), payload_dictionary, length(CAST(payload AS BLOB)) \
+         FROM tracking_events ORDER BY id",
+    )
+    .fetch_all(&raw)
+    .await
+    .unwrap();
+    let dictionaries: i64 = sqlx::query_scalar("SELECT count(*) FROM event_dictionaries")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(
+        dictionaries, 1,
+        "one dictionary for the batch, none for the lone event"
+    );
+    for (id, kind, dictionary, length) in &stored {
+        let text_length = batch.get(*id as usize - 1).map_or(0, |e| e.payload.len());
+        if *id <= 10 {
+            assert_eq!(
+                (kind.as_str(), *dictionary),
+                ("blob", Some(1)),
+                "event {id}"
+            );
+            assert!(
+                length * 3 < text_length as i64,
+                "event {id}: {length} of {text_length}"
+            );
+        } else {
+            assert_eq!((kind.as_str(), *dictionary), ("text", None), "event {id}");
+        }
+    }
+    let read: Vec<serde_json::Value> = store
+        .list_events(&EventFilter {
+            limit: 20,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.payload)
+        .collect();
+    let written: Vec<serde_json::Value> = (1..=11)
+        .map(|n| serde_json::from_str(&event(n).payload).unwrap())
+        .collect();
+    assert_eq!(read, written);
+
+    let listing = || async {
+        store
+            .list_events(&EventFilter {
+                limit: 20,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err()
+            .to_string()
+    };
+    sqlx::query("UPDATE tracking_events SET payload = substr(payload, 1, 12) WHERE id = 3")
+        .execute(&raw)
+        .await
+        .unwrap();
+    let damaged = listing().await;
+    assert!(damaged.contains("column payload"), "{damaged}");
+    sqlx::query("DELETE FROM tracking_events WHERE id = 3")
+        .execute(&raw)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM event_dictionaries")
+        .execute(&raw)
+        .await
+        .unwrap();
+    let lost = listing().await;
+    assert!(lost.contains("dictionary 1 is missing"), "{lost}");
+}

@@ -11,7 +11,8 @@
 //! bind through [`InPlaceStatement`], which lets SQLite read texts from the records' own buffers
 //! instead of copying each one first.
 
-use super::in_place::InPlaceStatement;
+use super::event_payload;
+use super::in_place::{InPlaceStatement, Param};
 use super::ts;
 use crate::error::StoreError;
 use crate::model::{ModuleRecord, ModuleUpdate, NewEvent, NewModule, NewOutcome};
@@ -311,7 +312,8 @@ pub(super) fn insert_outcomes(
 
 /// Appends tracking events. `emitting` is the committing task (its UUID and `seq`), which an
 /// event without a task id belongs to; an event of another task is linked to that task's
-/// `seq` when the task is stored. Returns the rows written.
+/// `seq` when the task is stored. The payloads are packed against a dictionary written first, in
+/// the same transaction (see [`event_payload`]). Returns the rows written.
 pub(super) fn insert_events(
     conn: &Connection,
     events: &[NewEvent],
@@ -320,10 +322,26 @@ pub(super) fn insert_events(
     let mut statement = InPlaceStatement::prepare(
         conn,
         "INSERT INTO tracking_events (task_id, task_seq, event_type, time, username, user_id, \
-                                      course_key, usage_key, requester, payload) \
+                                      course_key, usage_key, requester, payload, \
+                                      payload_dictionary) \
          VALUES (?1, COALESCE(?2, (SELECT seq FROM tasks WHERE id = ?1)), \
-                 ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
+    let dictionary = event_payload::choose_dictionary(events.iter().map(|e| e.payload.as_str()));
+    let mut packing = match dictionary {
+        Some(content) => {
+            InPlaceStatement::prepare(
+                conn,
+                "INSERT INTO event_dictionaries (content) VALUES (?1)",
+            )?
+            .execute(&[content.into()])?;
+            Some((
+                conn.last_insert_rowid(),
+                event_payload::Packer::new(content),
+            ))
+        }
+        None => None,
+    };
     let emitting_text = emitting.map(|(id, seq)| (id, id.hyphenated().to_string(), seq));
     let mut times = TimeText::default();
     let mut written = 0;
@@ -338,6 +356,13 @@ pub(super) fn insert_events(
             }
             (None, None) => (None, None),
         };
+        let (payload, dictionary_id) = match packing
+            .as_mut()
+            .and_then(|(id, packer)| Some((*id, packer.pack(&e.payload)?)))
+        {
+            Some((id, packed)) => (Param::Blob(packed), Param::Integer(id)),
+            None => ((&e.payload).into(), Param::Null),
+        };
         written += statement.execute(&[
             task_text.into(),
             task_seq.into(),
@@ -348,7 +373,8 @@ pub(super) fn insert_events(
             (&e.course_key).into(),
             (&e.usage_key).into(),
             (&e.requester).into(),
-            (&e.payload).into(),
+            payload,
+            dictionary_id,
         ])? as u64;
     }
     Ok(written)

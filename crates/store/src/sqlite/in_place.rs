@@ -20,6 +20,7 @@ pub(super) enum Param<'a> {
     Integer(i64),
     Real(f64),
     Text(&'a str),
+    Blob(&'a [u8]),
 }
 
 impl From<i64> for Param<'_> {
@@ -37,6 +38,12 @@ impl From<f64> for Param<'_> {
 impl<'a> From<&'a str> for Param<'a> {
     fn from(value: &'a str) -> Self {
         Param::Text(value)
+    }
+}
+
+impl<'a> From<&'a [u8]> for Param<'a> {
+    fn from(value: &'a [u8]) -> Self {
+        Param::Blob(value)
     }
 }
 
@@ -139,8 +146,8 @@ impl<'c> InPlaceStatement<'c> {
     ///
     /// # Safety
     ///
-    /// A text is bound without a copy: the binding must be cleared or replaced before the buffer
-    /// the text borrows is dropped.
+    /// A text or blob is bound without a copy: the binding must be cleared or replaced before the
+    /// buffer it borrows is dropped.
     unsafe fn bind(&self, index: c_int, param: Param<'_>) -> rusqlite::Result<()> {
         // SAFETY: a live statement; an index out of range is SQLite's SQLITE_RANGE, not UB. An
         // empty text is bound as a static empty C string rather than a dangling pointer.
@@ -160,6 +167,19 @@ impl<'c> InPlaceStatement<'c> {
                     text.len() as ffi::sqlite3_uint64,
                     ffi::SQLITE_STATIC(),
                     ffi::SQLITE_UTF8 as _,
+                ),
+                // A null pointer would bind NULL, not an empty blob: an empty one points at a
+                // static empty string instead, like an empty text.
+                Param::Blob(bytes) => ffi::sqlite3_bind_blob64(
+                    self.statement,
+                    index,
+                    if bytes.is_empty() {
+                        c"".as_ptr().cast()
+                    } else {
+                        bytes.as_ptr().cast()
+                    },
+                    bytes.len() as ffi::sqlite3_uint64,
+                    ffi::SQLITE_STATIC(),
                 ),
             }
         };
@@ -370,6 +390,29 @@ mod tests {
             .query_row("SELECT note FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(note.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn blobs_are_stored_as_blobs_byte_for_byte_and_an_empty_one_is_not_null() {
+        let conn = table();
+        let mut insert =
+            InPlaceStatement::prepare(&conn, "INSERT INTO t (name, note) VALUES (?1, ?2)").unwrap();
+        let bytes: Vec<u8> = (0..=255).collect();
+        insert
+            .execute(&["ann".into(), bytes.as_slice().into()])
+            .unwrap();
+        insert.execute(&["bob".into(), (&[][..]).into()]).unwrap();
+        let rows: Vec<(String, Vec<u8>)> = conn
+            .prepare("SELECT typeof(note), note FROM t ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![("blob".into(), bytes), ("blob".into(), Vec::new())]
+        );
     }
 
     #[test]

@@ -2979,6 +2979,60 @@ pub async fn outcomes_and_events_paging(store: &Store) {
     );
 }
 
+/// Event payloads of every size come back as written, in one chunk and in batches of one and
+/// two (the SQLite driver packs a batch's payloads against its first one).
+pub async fn event_payloads_come_back_as_written(store: &Store) {
+    seed(store, 8).await;
+    store.submit_task(&new_task("payloads")).await.unwrap();
+    let (task, sub) = start(store, "w", &[]).await;
+    let modules = range_page(store, &sub, 0, 100).await;
+    let mut chunk = rescore_chunk(&task, 0, 0, "w", &modules);
+    let payloads: Vec<serde_json::Value> = (0..modules.len())
+        .map(|i| match i {
+            // Tiny, then one longer than any dictionary, then rescore-like siblings.
+            0 => json!({}),
+            1 => json!({"state": "x".repeat(40_000), "n": i}),
+            _ => json!({
+                "state": {"attempts": i, "student_answers": {"p1_2_1": format!("ans\"wer {i} é ✓")},
+                          "correct_map": {"p1_2_1": {"correctness": if i % 2 == 0 { "correct" } else { "incorrect" },
+                                                     "npoints": null, "msg": "<p>\u{1}</p>"}}},
+                "problem_id": modules[i].usage_key,
+                "orig_score": i % 2, "orig_total": 1, "new_score": 1, "new_total": 1,
+                "student": modules[i].username, "task_id": task.id.to_string(),
+            }),
+        })
+        .collect();
+    for (event, payload) in chunk.events.iter_mut().zip(&payloads) {
+        event.payload = payload.to_string();
+    }
+    store.commit_chunk(&chunk).await.unwrap();
+    let lone = NewEvent {
+        task_id: None,
+        ..chunk.events[2].clone()
+    };
+    let pair = [chunk.events[3].clone(), chunk.events[4].clone()];
+    store.insert_events(&[lone]).await.unwrap();
+    store.insert_events(&pair).await.unwrap();
+
+    let read: Vec<serde_json::Value> = store
+        .list_events(&EventFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.payload)
+        .collect();
+    let mut expected = payloads.clone();
+    expected.extend([
+        payloads[2].clone(),
+        payloads[3].clone(),
+        payloads[4].clone(),
+    ]);
+    assert_eq!(read, expected);
+}
+
 pub async fn task_state_strings(_store: &Store) {
     for state in TaskState::ALL {
         assert_eq!(state.as_str().parse::<TaskState>().unwrap(), state);
@@ -3213,6 +3267,7 @@ macro_rules! for_each_suite_test {
             wait_for_work_returns_at_once_when_work_is_queued,
             list_tasks_filters_and_order,
             outcomes_and_events_paging,
+            event_payloads_come_back_as_written,
             task_state_strings,
             tokens_create_find_revoke_list
         );
