@@ -18,6 +18,7 @@ use crate::model::*;
 use crate::split::subtask_ranges;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
+use event_payload::PackedBatch;
 use futures::TryStreamExt;
 use serde::Serialize;
 use sqlx::sqlite::{
@@ -1637,6 +1638,8 @@ impl Backend for SqliteBackend {
         let task_id = chunk.task_id.hyphenated().to_string();
         let at = now();
         let at_text = ts(at);
+        // Packed before the write turn: packing overlaps the other task loop's commit.
+        let payloads = PackedBatch::pack(chunk.events.iter().map(|e| e.payload.as_str()));
         let (_turn, mut tx) = self.write_tx(C).await?;
         // (a) Fence. The write lock is held from here to commit, so the lease cannot change
         // under us. The cursor check refuses a chunk that does not continue the last one.
@@ -1681,7 +1684,7 @@ impl Backend for SqliteBackend {
             )?;
             direct::delete_modules(conn, &chunk.module_deletes)?;
             direct::insert_outcomes(conn, &chunk.outcomes, seq, &course_key, &at_text)?;
-            direct::insert_events(conn, &chunk.events, Some((chunk.task_id, seq)))?;
+            direct::insert_events(conn, &chunk.events, &payloads, Some((chunk.task_id, seq)))?;
             Ok(())
         })
         .await?;
@@ -2204,9 +2207,12 @@ impl Backend for SqliteBackend {
         if events.is_empty() {
             return Ok(0);
         }
+        let payloads = PackedBatch::pack(events.iter().map(|e| e.payload.as_str()));
         let (_turn, mut tx) = self.write_tx(C).await?;
-        let inserted =
-            direct::run(&mut tx, C, |conn| direct::insert_events(conn, events, None)).await?;
+        let inserted = direct::run(&mut tx, C, |conn| {
+            direct::insert_events(conn, events, &payloads, None)
+        })
+        .await?;
         tx.commit().await.map_err(StoreError::db(C))?;
         Ok(inserted)
     }

@@ -11,7 +11,7 @@
 //! bind through [`InPlaceStatement`], which lets SQLite read texts from the records' own buffers
 //! instead of copying each one first.
 
-use super::event_payload;
+use super::event_payload::PackedBatch;
 use super::in_place::{InPlaceStatement, Param};
 use super::ts;
 use crate::error::StoreError;
@@ -312,11 +312,12 @@ pub(super) fn insert_outcomes(
 
 /// Appends tracking events. `emitting` is the committing task (its UUID and `seq`), which an
 /// event without a task id belongs to; an event of another task is linked to that task's
-/// `seq` when the task is stored. The payloads are packed against a dictionary written first, in
-/// the same transaction (see [`event_payload`]). Returns the rows written.
+/// `seq` when the task is stored. `payloads` are the events' payloads as packed beforehand;
+/// their dictionary is written first, in the same transaction. Returns the rows written.
 pub(super) fn insert_events(
     conn: &Connection,
     events: &[NewEvent],
+    payloads: &PackedBatch<'_>,
     emitting: Option<(Uuid, i64)>,
 ) -> rusqlite::Result<u64> {
     let mut statement = InPlaceStatement::prepare(
@@ -327,25 +328,21 @@ pub(super) fn insert_events(
          VALUES (?1, COALESCE(?2, (SELECT seq FROM tasks WHERE id = ?1)), \
                  ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
-    let dictionary = event_payload::choose_dictionary(events.iter().map(|e| e.payload.as_str()));
-    let mut packing = match dictionary {
+    let dictionary_id = match payloads.dictionary() {
         Some(content) => {
             InPlaceStatement::prepare(
                 conn,
                 "INSERT INTO event_dictionaries (content) VALUES (?1)",
             )?
             .execute(&[content.into()])?;
-            Some((
-                conn.last_insert_rowid(),
-                event_payload::Packer::new(content),
-            ))
+            Some(conn.last_insert_rowid())
         }
         None => None,
     };
     let emitting_text = emitting.map(|(id, seq)| (id, id.hyphenated().to_string(), seq));
     let mut times = TimeText::default();
     let mut written = 0;
-    for e in events {
+    for (index, e) in events.iter().enumerate() {
         let other_task;
         let (task_text, task_seq) = match (e.task_id, &emitting_text) {
             (None, Some((_, text, seq))) => (Some(text.as_str()), Some(*seq)),
@@ -356,12 +353,9 @@ pub(super) fn insert_events(
             }
             (None, None) => (None, None),
         };
-        let (payload, dictionary_id) = match packing
-            .as_mut()
-            .and_then(|(id, packer)| Some((*id, packer.pack(&e.payload)?)))
-        {
-            Some((id, packed)) => (Param::Blob(packed), Param::Integer(id)),
-            None => ((&e.payload).into(), Param::Null),
+        let (payload, dictionary) = match (payloads.packed(index), dictionary_id) {
+            (Some(packed), Some(id)) => (Param::Blob(packed), Param::Integer(id)),
+            _ => ((&e.payload).into(), Param::Null),
         };
         written += statement.execute(&[
             task_text.into(),
@@ -374,7 +368,7 @@ pub(super) fn insert_events(
             (&e.usage_key).into(),
             (&e.requester).into(),
             payload,
-            dictionary_id,
+            dictionary,
         ])? as u64;
     }
     Ok(written)

@@ -4,7 +4,7 @@
 //! Why: the events of one chunk are near copies of one another (same keys, problem id, task id
 //! and input ids; only the learner's answers, scores and name differ), and a rescore event keeps
 //! the whole previous state, so the events were most of the bytes a task wrote, each written twice
-//! by WAL mode. LZ4 against the batch's first payload, kept once in `event_dictionaries`, turns a
+//! by WAL mode. LZ4 against the batch's first packable payload, kept once in `event_dictionaries`, turns a
 //! 1.7 KB rescore payload into about a tenth of that, for about a microsecond of writer time each.
 //!
 //! Packed form: the payload's length in bytes as a little-endian `u32`, then an LZ4 block
@@ -25,22 +25,20 @@ const MAX_UNPACKED_LEN: usize = 1_000_000_000;
 
 /// The dictionary for a batch of payloads: the first one of a suitable length, when at least two
 /// payloads could be packed (for a lone event the dictionary would only double its bytes).
-pub(super) fn choose_dictionary<'a>(
-    payloads: impl Iterator<Item = &'a str> + Clone,
-) -> Option<&'a str> {
+fn choose_dictionary<'a>(payloads: impl Iterator<Item = &'a str> + Clone) -> Option<&'a str> {
     let mut packable = payloads.filter(|p| p.len() >= MIN_PACKED_LEN);
     let dictionary = packable.clone().find(|p| p.len() <= MAX_DICTIONARY_LEN)?;
     packable.nth(1).map(|_| dictionary)
 }
 
 /// Packs payloads against one dictionary, reusing one output buffer.
-pub(super) struct Packer<'d> {
+struct Packer<'d> {
     dictionary: &'d [u8],
     buffer: Vec<u8>,
 }
 
 impl<'d> Packer<'d> {
-    pub(super) fn new(dictionary: &'d str) -> Self {
+    fn new(dictionary: &'d str) -> Self {
         Packer {
             dictionary: dictionary.as_bytes(),
             buffer: Vec::new(),
@@ -49,7 +47,7 @@ impl<'d> Packer<'d> {
 
     /// The packed form of `payload`, or `None` when it is to be stored as text: too short, too
     /// long for the header, or not made smaller by packing.
-    pub(super) fn pack(&mut self, payload: &str) -> Option<&[u8]> {
+    fn pack(&mut self, payload: &str) -> Option<&[u8]> {
         let bytes = payload.as_bytes();
         if bytes.len() < MIN_PACKED_LEN || bytes.len() > MAX_UNPACKED_LEN {
             return None;
@@ -64,6 +62,58 @@ impl<'d> Packer<'d> {
                 .ok()?;
         let packed = header.len() + written;
         (packed < bytes.len()).then(|| &self.buffer[..packed])
+    }
+}
+
+/// A batch's payloads in the form they are stored, packed before the write lock is taken (so
+/// that packing one chunk overlaps another chunk's commit instead of lengthening it).
+pub(super) struct PackedBatch<'a> {
+    dictionary: Option<&'a str>,
+    /// Per payload, its packed bytes in `bytes`, or `None` to store it as text.
+    packed: Vec<Option<std::ops::Range<usize>>>,
+    bytes: Vec<u8>,
+}
+
+impl<'a> PackedBatch<'a> {
+    /// Packs `payloads` against the dictionary [`choose_dictionary`] picks for them.
+    pub(super) fn pack(payloads: impl ExactSizeIterator<Item = &'a str> + Clone) -> Self {
+        let dictionary = choose_dictionary(payloads.clone());
+        let Some(content) = dictionary else {
+            return PackedBatch {
+                dictionary,
+                packed: vec![None; payloads.len()],
+                bytes: Vec::new(),
+            };
+        };
+        let mut packer = Packer::new(content);
+        let mut bytes = Vec::new();
+        let packed = payloads
+            .map(|payload| {
+                let packed = packer.pack(payload)?;
+                let start = bytes.len();
+                bytes.extend_from_slice(packed);
+                Some(start..bytes.len())
+            })
+            .collect();
+        PackedBatch {
+            dictionary,
+            packed,
+            bytes,
+        }
+    }
+
+    /// The dictionary to store first, when any payload was packed against it.
+    pub(super) fn dictionary(&self) -> Option<&'a str> {
+        self.dictionary
+            .filter(|_| self.packed.iter().any(Option::is_some))
+    }
+
+    /// The packed form of the `index`-th payload, or `None` when it is stored as text.
+    pub(super) fn packed(&self, index: usize) -> Option<&[u8]> {
+        self.packed
+            .get(index)?
+            .as_ref()
+            .map(|range| &self.bytes[range.clone()])
     }
 }
 
@@ -163,6 +213,25 @@ mod tests {
             choose_dictionary([long.as_str(), long.as_str()].into_iter()),
             None
         );
+    }
+
+    #[test]
+    fn a_batch_keeps_each_payload_in_place_packed_or_as_text() {
+        let a = rescore_payload("ann", "correct", 1);
+        let b = rescore_payload("bob", "incorrect", 0);
+        let payloads = ["{}", a.as_str(), "[]", b.as_str()];
+        let batch = PackedBatch::pack(payloads.iter().copied());
+        assert_eq!(batch.dictionary(), Some(a.as_str()));
+        assert_eq!(batch.packed(0), None);
+        assert_eq!(batch.packed(2), None);
+        assert_eq!(batch.packed(4), None, "past the end");
+        for i in [1, 3] {
+            let packed = batch.packed(i).expect("packed");
+            assert_eq!(unpack(packed, &a).unwrap(), payloads[i]);
+        }
+        // Nothing worth packing: no dictionary to store.
+        let lone = PackedBatch::pack([a.as_str(), "{}"].into_iter());
+        assert_eq!((lone.dictionary(), lone.packed(0)), (None, None));
     }
 
     #[test]
