@@ -552,31 +552,13 @@ async fn event_payloads_are_packed_and_damage_is_reported() {
             assert_eq!((kind.as_str(), *dictionary), ("text", None), "event {id}");
         }
     }
-    let read: Vec<serde_json::Value> = store
-        .list_events(&EventFilter {
-            limit: 20,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.payload)
-        .collect();
+    let read = suite::event_payloads(&store).await.unwrap();
     let written: Vec<serde_json::Value> = (1..=11)
         .map(|n| serde_json::from_str(&event(n).payload).unwrap())
         .collect();
     assert_eq!(read, written);
 
-    let listing = || async {
-        store
-            .list_events(&EventFilter {
-                limit: 20,
-                ..Default::default()
-            })
-            .await
-            .unwrap_err()
-            .to_string()
-    };
+    let listing = || async { suite::event_payloads(&store).await.unwrap_err().to_string() };
     sqlx::query("UPDATE tracking_events SET payload = substr(payload, 1, 12) WHERE id = 3")
         .execute(&raw)
         .await

@@ -4,8 +4,9 @@
 //! Why: the events of one chunk are near copies of one another (same keys, problem id, task id
 //! and input ids; only the learner's answers, scores and name differ), and a rescore event keeps
 //! the whole previous state, so the events were most of the bytes a task wrote, each written twice
-//! by WAL mode. LZ4 against the batch's first packable payload, kept once in `event_dictionaries`, turns a
-//! 1.7 KB rescore payload into about a tenth of that, for about a microsecond of writer time each.
+//! by WAL mode. LZ4 against the batch's first packable payload, kept once in
+//! `event_dictionaries`, turns a 1.7 KB rescore payload into about 150 bytes, for one to two
+//! microseconds of packing each, done before the write lock is taken.
 //!
 //! Packed form: the payload's length in bytes as a little-endian `u32`, then an LZ4 block
 //! compressed with the dictionary's text as its preceding window.

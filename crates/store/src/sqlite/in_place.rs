@@ -1,4 +1,5 @@
-//! A prepared statement whose text parameters SQLite reads in place, from the caller's buffers.
+//! A prepared statement whose text and blob parameters SQLite reads in place, from the caller's
+//! buffers.
 //!
 //! Why: rusqlite binds every string with `SQLITE_TRANSIENT`, so SQLite allocates a buffer and
 //! copies the text into it before each step, and frees it at the next bind. A task's chunk binds

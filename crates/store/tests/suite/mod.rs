@@ -2979,6 +2979,17 @@ pub async fn outcomes_and_events_paging(store: &Store) {
     );
 }
 
+/// The payloads of the store's first 100 events, in id order.
+pub async fn event_payloads(store: &Store) -> Result<Vec<serde_json::Value>, StoreError> {
+    let events = store
+        .list_events(&EventFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await?;
+    Ok(events.into_iter().map(|e| e.payload).collect())
+}
+
 /// Event payloads of every size come back as written, in one chunk and in batches of one and
 /// two (the SQLite driver packs a batch's payloads against its first one).
 pub async fn event_payloads_come_back_as_written(store: &Store) {
@@ -3014,16 +3025,7 @@ pub async fn event_payloads_come_back_as_written(store: &Store) {
     store.insert_events(&[lone]).await.unwrap();
     store.insert_events(&pair).await.unwrap();
 
-    let read: Vec<serde_json::Value> = store
-        .list_events(&EventFilter {
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.payload)
-        .collect();
+    let read = event_payloads(store).await.unwrap();
     let mut expected = payloads.clone();
     expected.extend([
         payloads[2].clone(),
