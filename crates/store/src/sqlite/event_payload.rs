@@ -129,6 +129,14 @@ pub(super) fn unpack(packed: &[u8], dictionary: &str) -> Result<String, String> 
             "a packed payload declares {declared} bytes, more than any payload"
         ));
     }
+    // An LZ4 block grows at most 255 bytes per byte (a match length continues in bytes of 255),
+    // so a damaged length cannot make this allocate far more than the row could hold.
+    if declared > block.len().saturating_mul(256).saturating_add(64) {
+        return Err(format!(
+            "a packed payload declares {declared} bytes, more than its {} packed bytes can hold",
+            block.len()
+        ));
+    }
     let mut text = vec![0; declared];
     let written = decompress_into_with_dict(block, &mut text, dictionary.as_bytes())
         .map_err(|e| format!("a packed payload does not unpack: {e}"))?;
@@ -169,6 +177,11 @@ mod tests {
             );
             assert_eq!(unpack(&packed, &dictionary).unwrap(), payload);
         }
+        // The most compressible payload there is (one long run) is not refused by the size bound.
+        let run = format!(r#"{{"state": "{}"}}"#, "x".repeat(1 << 20));
+        let packed = packer.pack(&run).expect("a run packs").to_vec();
+        assert!(packed.len() < run.len() / 200);
+        assert_eq!(unpack(&packed, &dictionary).unwrap(), run);
         // Unlike text still packs losslessly, and an unrelated dictionary still unpacks it.
         let other: String = (0..300)
             .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
@@ -253,6 +266,13 @@ mod tests {
             unpack(&huge, &dictionary)
                 .unwrap_err()
                 .contains("more than any payload")
+        );
+        let mut inflated = packed.clone();
+        inflated[..4].copy_from_slice(&(packed.len() as u32 * 300).to_le_bytes());
+        assert!(
+            unpack(&inflated, &dictionary)
+                .unwrap_err()
+                .contains("packed bytes can hold")
         );
         let mut longer = packed.clone();
         longer[..4].copy_from_slice(&(payload.len() as u32 + 10).to_le_bytes());
