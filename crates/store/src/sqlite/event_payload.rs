@@ -32,37 +32,30 @@ fn choose_dictionary<'a>(payloads: impl Iterator<Item = &'a str> + Clone) -> Opt
     packable.nth(1).map(|_| dictionary)
 }
 
-/// Packs payloads against one dictionary, reusing one output buffer.
-struct Packer<'d> {
-    dictionary: &'d [u8],
-    buffer: Vec<u8>,
-}
-
-impl<'d> Packer<'d> {
-    fn new(dictionary: &'d str) -> Self {
-        Packer {
-            dictionary: dictionary.as_bytes(),
-            buffer: Vec::new(),
-        }
+/// Appends the packed form of `payload` to `out` and says whether it did; leaves `out` as it
+/// was when the payload is to be stored as text: too short, too long for the header, or not
+/// made smaller by packing.
+fn pack_into(out: &mut Vec<u8>, payload: &str, dictionary: &str) -> bool {
+    let bytes = payload.as_bytes();
+    let Ok(length) = u32::try_from(bytes.len()) else {
+        return false;
+    };
+    if bytes.len() < MIN_PACKED_LEN || bytes.len() > MAX_UNPACKED_LEN {
+        return false;
     }
-
-    /// The packed form of `payload`, or `None` when it is to be stored as text: too short, too
-    /// long for the header, or not made smaller by packing.
-    fn pack(&mut self, payload: &str) -> Option<&[u8]> {
-        let bytes = payload.as_bytes();
-        if bytes.len() < MIN_PACKED_LEN || bytes.len() > MAX_UNPACKED_LEN {
-            return None;
+    let start = out.len();
+    let block = start + 4;
+    out.extend_from_slice(&length.to_le_bytes());
+    out.resize(block + get_maximum_output_size(bytes.len()), 0);
+    match compress_into_with_dict(bytes, &mut out[block..], dictionary.as_bytes()) {
+        Ok(written) if 4 + written < bytes.len() => {
+            out.truncate(block + written);
+            true
         }
-        let header = u32::try_from(bytes.len()).ok()?.to_le_bytes();
-        self.buffer.clear();
-        self.buffer
-            .resize(header.len() + get_maximum_output_size(bytes.len()), 0);
-        self.buffer[..header.len()].copy_from_slice(&header);
-        let written =
-            compress_into_with_dict(bytes, &mut self.buffer[header.len()..], self.dictionary)
-                .ok()?;
-        let packed = header.len() + written;
-        (packed < bytes.len()).then(|| &self.buffer[..packed])
+        _ => {
+            out.truncate(start);
+            false
+        }
     }
 }
 
@@ -86,14 +79,11 @@ impl<'a> PackedBatch<'a> {
                 bytes: Vec::new(),
             };
         };
-        let mut packer = Packer::new(content);
         let mut bytes = Vec::new();
         let packed = payloads
             .map(|payload| {
-                let packed = packer.pack(payload)?;
                 let start = bytes.len();
-                bytes.extend_from_slice(packed);
-                Some(start..bytes.len())
+                pack_into(&mut bytes, payload, content).then_some(start..bytes.len())
             })
             .collect();
         PackedBatch {
@@ -158,17 +148,27 @@ mod tests {
         )
     }
 
+    /// The packed form of `payload` on its own, or `None` when it stays text.
+    fn pack(payload: &str, dictionary: &str) -> Option<Vec<u8>> {
+        let mut out = b"kept".to_vec();
+        let packed = pack_into(&mut out, payload, dictionary);
+        assert!(out.starts_with(b"kept"), "what was there stays");
+        packed.then(|| out.split_off(4)).or_else(|| {
+            assert_eq!(out, b"kept", "nothing is appended for a text payload");
+            None
+        })
+    }
+
     #[test]
     fn payloads_round_trip_and_shrink_against_a_sibling() {
         let dictionary = rescore_payload("ann", "correct", 1);
-        let mut packer = Packer::new(&dictionary);
         for (student, correctness, score) in [
             ("ann", "correct", 1),
             ("bob", "incorrect", 0),
             ("carl_é", "correct", 1),
         ] {
             let payload = rescore_payload(student, correctness, score);
-            let packed = packer.pack(&payload).expect("a sibling packs").to_vec();
+            let packed = pack(&payload, &dictionary).expect("a sibling packs");
             assert!(
                 packed.len() * 4 < payload.len(),
                 "{} bytes packed into {}",
@@ -179,14 +179,14 @@ mod tests {
         }
         // The most compressible payload there is (one long run) is not refused by the size bound.
         let run = format!(r#"{{"state": "{}"}}"#, "x".repeat(1 << 20));
-        let packed = packer.pack(&run).expect("a run packs").to_vec();
+        let packed = pack(&run, &dictionary).expect("a run packs");
         assert!(packed.len() < run.len() / 200);
         assert_eq!(unpack(&packed, &dictionary).unwrap(), run);
         // Unlike text still packs losslessly, and an unrelated dictionary still unpacks it.
         let other: String = (0..300)
             .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
             .collect();
-        if let Some(packed) = packer.pack(&other).map(<[u8]>::to_vec) {
+        if let Some(packed) = pack(&other, &dictionary) {
             assert_eq!(unpack(&packed, &dictionary).unwrap(), other);
         }
     }
@@ -194,8 +194,7 @@ mod tests {
     #[test]
     fn short_payloads_and_ones_that_do_not_shrink_stay_text() {
         let dictionary = rescore_payload("ann", "correct", 1);
-        let mut packer = Packer::new(&dictionary);
-        assert_eq!(packer.pack(r#"{"student": "ann"}"#), None);
+        assert_eq!(pack(r#"{"student": "ann"}"#, &dictionary), None);
         // Bytes with no repeats (a pseudo-random walk over the alphabet) cannot shrink.
         let mut x: u32 = 12345;
         let noise: String = (0..400)
@@ -204,7 +203,7 @@ mod tests {
                 char::from(b'!' + ((x >> 16) % 90) as u8)
             })
             .collect();
-        assert_eq!(packer.pack(&noise), None);
+        assert_eq!(pack(&noise, &dictionary), None);
     }
 
     #[test]
@@ -252,8 +251,7 @@ mod tests {
     fn damaged_packed_payloads_are_errors_not_panics() {
         let dictionary = rescore_payload("ann", "correct", 1);
         let payload = rescore_payload("bob", "incorrect", 0);
-        let mut packer = Packer::new(&dictionary);
-        let packed = packer.pack(&payload).unwrap().to_vec();
+        let packed = pack(&payload, &dictionary).unwrap();
 
         assert!(
             unpack(&packed[..3], &dictionary)
