@@ -399,16 +399,17 @@ fn event_payload_from_row(
     let Some(dictionary_id) = get::<Option<i64>>(row, "payload_dictionary", context)? else {
         return get_json(row, "payload", context);
     };
+    let id: i64 = get(row, "id", context)?;
     let dictionary: Option<String> = get(row, "dictionary", context)?;
     let dictionary = dictionary.ok_or_else(|| {
         StoreError::corrupt(
             context,
-            format!("the payload's dictionary {dictionary_id} is missing"),
+            format!("event {id}: the payload's dictionary {dictionary_id} is missing"),
         )
     })?;
     let packed: Vec<u8> = get(row, "payload", context)?;
     let text = event_payload::unpack(&packed, &dictionary)
-        .map_err(|e| StoreError::corrupt(context, format!("column payload: {e}")))?;
+        .map_err(|e| StoreError::corrupt(context, format!("event {id}: column payload: {e}")))?;
     parse_json(&text, "payload", context)
 }
 

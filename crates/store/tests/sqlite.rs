@@ -564,7 +564,7 @@ async fn event_payloads_are_packed_and_damage_is_reported() {
         .await
         .unwrap();
     let damaged = listing().await;
-    assert!(damaged.contains("column payload"), "{damaged}");
+    assert!(damaged.contains("event 3: column payload"), "{damaged}");
     sqlx::query("DELETE FROM tracking_events WHERE id = 3")
         .execute(&raw)
         .await
@@ -574,5 +574,8 @@ async fn event_payloads_are_packed_and_damage_is_reported() {
         .await
         .unwrap();
     let lost = listing().await;
-    assert!(lost.contains("dictionary 1 is missing"), "{lost}");
+    assert!(
+        lost.contains("event 1: the payload's dictionary 1 is missing"),
+        "{lost}"
+    );
 }
