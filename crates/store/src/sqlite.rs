@@ -18,7 +18,6 @@ use crate::model::*;
 use crate::split::subtask_ranges;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
-use event_payload::PackedBatch;
 use futures::TryStreamExt;
 use serde::Serialize;
 use sqlx::sqlite::{
@@ -408,7 +407,8 @@ fn event_payload_from_row(
         )
     })?;
     let packed: Vec<u8> = get(row, "payload", context)?;
-    let text = event_payload::unpack(&packed, &dictionary)
+    let text = packing::unpack(&packed, dictionary.as_bytes())
+        .and_then(|bytes| String::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}")))
         .map_err(|e| StoreError::corrupt(context, format!("event {id}: column payload: {e}")))?;
     parse_json(&text, "payload", context)
 }
@@ -807,9 +807,47 @@ macro_rules! task_events_where {
     };
 }
 const TASK_EVENT_COUNT_SQL: &str = concat!(
-    "SELECT count(*) FROM tracking_events INDEXED BY tracking_events_task WHERE ",
-    task_events_where!()
+    "SELECT (SELECT count(*) FROM tracking_events INDEXED BY tracking_events_task WHERE ",
+    task_events_where!(),
+    ") + (SELECT coalesce(sum(count), 0) FROM event_batches INDEXED BY event_batches_task WHERE ",
+    task_events_where!(),
+    ")"
 );
+
+/// The lowest `first_id` a batch holding an id above `after_id` can have: bounds the index range
+/// a cursor query looks back over (see `audit_batch`).
+fn batch_lookback(after_id: i64) -> i64 {
+    after_id.saturating_sub(audit_batch::MAX_BATCH_RECORDS as i64)
+}
+
+/// Reads event batch rows (`first_id, count, task_id, course_key, records`, in `first_id` order)
+/// into `events` until it holds `limit` events with ids above `after_id`.
+async fn read_event_batches(
+    mut batches: futures::stream::BoxStream<'_, Result<SqliteRow, sqlx::Error>>,
+    after_id: i64,
+    limit: usize,
+    events: &mut Vec<EventRecord>,
+) -> Result<(), StoreError> {
+    const C: &str = "list_events";
+    while events.len() < limit {
+        let Some(row) = batches.try_next().await.map_err(StoreError::db(C))? else {
+            break;
+        };
+        let task_id: Option<String> = get(&row, "task_id", C)?;
+        audit_batch::StoredEvents {
+            first_id: get(&row, "first_id", C)?,
+            count: get(&row, "count", C)?,
+            task_id: task_id
+                .map(|t| Uuid::parse_str(&t).map_err(|e| StoreError::corrupt(C, e)))
+                .transpose()?,
+            course_key: get(&row, "course_key", C)?,
+            records: get(&row, "records", C)?,
+        }
+        .read_into(after_id, limit, events)
+        .map_err(|e| StoreError::corrupt(C, e))?;
+    }
+    Ok(())
+}
 
 fn page_limit(limit: u32) -> i64 {
     i64::from(limit)
@@ -1639,8 +1677,19 @@ impl Backend for SqliteBackend {
         let task_id = chunk.task_id.hyphenated().to_string();
         let at = now();
         let at_text = ts(at);
-        // Packed before the write turn: packing overlaps the other task loop's commit.
-        let payloads = PackedBatch::pack(chunk.events.iter().map(|e| e.payload.as_str()));
+        // Encoded and packed before the write turn, so that this overlaps the other task loop's
+        // commit. Outcomes of modules this chunk inserts are encoded once their ids are known.
+        let invalid = |message: String| StoreError::Invalid {
+            context: C,
+            message,
+        };
+        let events =
+            audit_batch::event_batches(&chunk.events, Some(chunk.task_id)).map_err(invalid)?;
+        let outcomes = if chunk.outcomes.iter().all(|o| o.module_id.is_some()) {
+            Some(audit_batch::outcome_batches(&chunk.outcomes).map_err(invalid)?)
+        } else {
+            None
+        };
         let (_turn, mut tx) = self.write_tx(C).await?;
         // (a) Fence. The write lock is held from here to commit, so the lease cannot change
         // under us. The cursor check refuses a chunk that does not continue the last one.
@@ -1684,8 +1733,19 @@ impl Backend for SqliteBackend {
                 direct::Existing::Overwrite,
             )?;
             direct::delete_modules(conn, &chunk.module_deletes)?;
-            direct::insert_outcomes(conn, &chunk.outcomes, seq, &course_key, &at_text)?;
-            direct::insert_events(conn, &chunk.events, &payloads, Some((chunk.task_id, seq)))?;
+            let resolved;
+            let outcomes = match &outcomes {
+                Some(batches) => batches,
+                None => {
+                    let outcomes =
+                        direct::resolve_inserted_modules(conn, &chunk.outcomes, &course_key)?;
+                    resolved = audit_batch::outcome_batches(&outcomes)
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+                    &resolved
+                }
+            };
+            direct::insert_outcome_batches(conn, outcomes, seq, &at_text)?;
+            direct::insert_event_batches(conn, &events, Some((chunk.task_id, seq)))?;
             Ok(())
         })
         .await?;
@@ -2182,7 +2242,42 @@ impl Backend for SqliteBackend {
             }
         }
         .map_err(StoreError::db(C))?;
-        rows.iter().map(outcome_from_row).collect()
+        // Outcomes of files written before migration 0007 first: their ids precede every batch's.
+        let mut outcomes = rows
+            .iter()
+            .map(outcome_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let limit = limit as usize;
+        let after_id = outcomes.last().map_or(after_id, |o| o.id);
+        let mut batches = sqlx::query(
+            "SELECT first_id, count, created, records FROM outcome_batches \
+             INDEXED BY outcome_batches_task \
+             WHERE task_seq = (SELECT seq FROM tasks WHERE id = ?1) \
+               AND first_id > ?2 AND first_id + count > ?3 \
+               AND CASE ?4 WHEN 'succeeded' THEN succeeded > 0 WHEN 'skipped' THEN skipped > 0 \
+                           WHEN 'failed' THEN failed > 0 ELSE 1 END \
+             ORDER BY first_id",
+        )
+        .bind(&task)
+        .bind(batch_lookback(after_id))
+        .bind(after_id)
+        .bind(status.map(OutcomeStatus::as_str))
+        .fetch(&self.lookups);
+        while outcomes.len() < limit {
+            let Some(row) = batches.try_next().await.map_err(StoreError::db(C))? else {
+                break;
+            };
+            audit_batch::StoredOutcomes {
+                first_id: get(&row, "first_id", C)?,
+                count: get(&row, "count", C)?,
+                task_id,
+                created: get(&row, "created", C)?,
+                records: get(&row, "records", C)?,
+            }
+            .read_into(after_id, status, limit, &mut outcomes)
+            .map_err(|e| StoreError::corrupt(C, e))?;
+        }
+        Ok(outcomes)
     }
 
     async fn count_outcomes(
@@ -2191,9 +2286,15 @@ impl Backend for SqliteBackend {
         status: Option<OutcomeStatus>,
     ) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM task_outcomes \
-             WHERE task_seq = (SELECT seq FROM tasks WHERE id = ?1) \
-               AND (?2 IS NULL OR status = ?2)",
+            "SELECT (SELECT count(*) FROM task_outcomes \
+                     WHERE task_seq = (SELECT seq FROM tasks WHERE id = ?1) \
+                       AND (?2 IS NULL OR status = ?2)) \
+                  + (SELECT coalesce(sum(CASE ?2 WHEN 'succeeded' THEN succeeded \
+                                                 WHEN 'skipped' THEN skipped \
+                                                 WHEN 'failed' THEN failed \
+                                                 ELSE count END), 0) \
+                     FROM outcome_batches \
+                     WHERE task_seq = (SELECT seq FROM tasks WHERE id = ?1))",
         )
         .bind(task_id.hyphenated().to_string())
         .bind(status.map(OutcomeStatus::as_str))
@@ -2208,10 +2309,14 @@ impl Backend for SqliteBackend {
         if events.is_empty() {
             return Ok(0);
         }
-        let payloads = PackedBatch::pack(events.iter().map(|e| e.payload.as_str()));
+        let batches =
+            audit_batch::event_batches(events, None).map_err(|message| StoreError::Invalid {
+                context: C,
+                message,
+            })?;
         let (_turn, mut tx) = self.write_tx(C).await?;
         let inserted = direct::run(&mut tx, C, |conn| {
-            direct::insert_events(conn, events, &payloads, None)
+            direct::insert_event_batches(conn, &batches, None)
         })
         .await?;
         tx.commit().await.map_err(StoreError::db(C))?;
@@ -2264,7 +2369,48 @@ impl Backend for SqliteBackend {
             }
         }
         .map_err(StoreError::db(C))?;
-        rows.iter().map(event_from_row).collect()
+        // Events of files written before migration 0007 first: their ids precede every batch's.
+        let mut events = rows
+            .iter()
+            .map(event_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let limit = filter.limit as usize;
+        if events.len() >= limit {
+            return Ok(events);
+        }
+        let after_id = events.last().map_or(filter.after_id, |e| e.id);
+        let batches = match (&task, &filter.course_key) {
+            (Some(task), course) => sqlx::query(concat!(
+                "SELECT first_id, count, task_id, course_key, records FROM event_batches \
+                 INDEXED BY event_batches_task WHERE ",
+                task_events_where!(),
+                " AND first_id > ?2 AND first_id + count > ?3 \
+                  AND (?4 IS NULL OR course_key = ?4) ORDER BY first_id"
+            ))
+            .bind(task)
+            .bind(batch_lookback(after_id))
+            .bind(after_id)
+            .bind(course)
+            .fetch(&self.lookups),
+            (None, Some(course)) => sqlx::query(
+                "SELECT first_id, count, task_id, course_key, records FROM event_batches \
+                 WHERE first_id > ?1 AND first_id + count > ?2 AND course_key = ?3 \
+                 ORDER BY first_id",
+            )
+            .bind(batch_lookback(after_id))
+            .bind(after_id)
+            .bind(course)
+            .fetch(&self.lookups),
+            (None, None) => sqlx::query(
+                "SELECT first_id, count, task_id, course_key, records FROM event_batches \
+                 WHERE first_id > ?1 AND first_id + count > ?2 ORDER BY first_id",
+            )
+            .bind(batch_lookback(after_id))
+            .bind(after_id)
+            .fetch(&self.lookups),
+        };
+        read_event_batches(batches, after_id, limit, &mut events).await?;
+        Ok(events)
     }
 
     async fn count_events(&self, task_id: Uuid) -> Result<u64, StoreError> {
@@ -2480,8 +2626,9 @@ async fn finish_done_tasks(
 }
 
 // Declared after the shared helpers and macros above, which it uses.
+mod audit_batch;
 mod checkpoint;
 mod data_import;
 mod direct;
-mod event_payload;
 mod in_place;
+mod packing;

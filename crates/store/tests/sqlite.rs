@@ -487,13 +487,8 @@ async fn migration_0005_keeps_events_and_outcomes() {
     assert_eq!(ids, vec![4], "a new event's id follows the kept ones");
 }
 
-/// A batch's event payloads are stored packed against one dictionary (migration 0006), a lone
-/// one as text, and a damaged packed payload or a lost dictionary is reported as a corrupt row
-/// that names what is wrong, never read as something else.
-#[tokio::test]
-async fn event_payloads_are_packed_and_damage_is_reported() {
-    let (dir, store) = fresh().await;
-    let event = |n: usize| NewEvent {
+fn packable_event(n: usize) -> NewEvent {
+    NewEvent {
         task_id: None,
         event_type: "problem_rescore".to_owned(),
         time: chrono::Utc::now(),
@@ -511,59 +506,132 @@ async fn event_payloads_are_packed_and_damage_is_reported() {
             "student": format!("learner{n}"),
         })
         .to_string(),
-    };
-    let batch: Vec<NewEvent> = (1..=10).map(event).collect();
-    store.insert_events(&batch).await.unwrap();
-    store.insert_events(&[event(11)]).await.unwrap();
+    }
+}
 
+async fn raw_pool(dir: &tempfile::TempDir) -> sqlx::SqlitePool {
     let path = dir.path().join("store.db");
-    let raw =
-        sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&path))
-            .await
-            .unwrap();
-    let stored: Vec<(i64, String, Option<i64>, i64)> = sqlx::query_as(
-        "SELECT id, typeof(payload), payload_dictionary, length(CAST(payload AS BLOB)) \
-         FROM tracking_events ORDER BY id",
+    sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&path))
+        .await
+        .unwrap()
+}
+
+/// Events are stored as packed batches (migration 0007), one row per `insert_events` call, not
+/// a row each; a damaged batch is reported as a corrupt row that names the batch, never read as
+/// something else.
+#[tokio::test]
+async fn events_are_stored_in_packed_batches_and_damage_is_reported() {
+    let (dir, store) = fresh().await;
+    let batch: Vec<NewEvent> = (1..=10).map(packable_event).collect();
+    assert_eq!(store.insert_events(&batch).await.unwrap(), 10);
+    assert_eq!(store.insert_events(&[packable_event(11)]).await.unwrap(), 1);
+
+    let raw = raw_pool(&dir).await;
+    let stored: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT first_id, count, length(records) FROM event_batches ORDER BY first_id",
     )
     .fetch_all(&raw)
     .await
     .unwrap();
-    let dictionaries: i64 = sqlx::query_scalar("SELECT count(*) FROM event_dictionaries")
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM tracking_events")
         .fetch_one(&raw)
         .await
         .unwrap();
-    assert_eq!(
-        dictionaries, 1,
-        "one dictionary for the batch, none for the lone event"
+    assert_eq!(rows, 0, "no event is stored as a row of its own");
+    let text: i64 = batch.iter().map(|e| e.payload.len() as i64).sum();
+    assert_eq!((stored[0].0, stored[0].1), (1, 10));
+    assert!(
+        stored[0].2 * 3 < text,
+        "{} bytes for {text} of payloads",
+        stored[0].2
     );
-    for (id, kind, dictionary, length) in &stored {
-        let text_length = batch.get(*id as usize - 1).map_or(0, |e| e.payload.len());
-        if *id <= 10 {
-            assert_eq!(
-                (kind.as_str(), *dictionary),
-                ("blob", Some(1)),
-                "event {id}"
-            );
-            assert!(
-                length * 3 < text_length as i64,
-                "event {id}: {length} of {text_length}"
-            );
-        } else {
-            assert_eq!((kind.as_str(), *dictionary), ("text", None), "event {id}");
-        }
-    }
+    assert_eq!((stored[1].0, stored[1].1), (11, 1));
+
     let read = suite::event_payloads(&store).await.unwrap();
     let written: Vec<serde_json::Value> = (1..=11)
-        .map(|n| serde_json::from_str(&event(n).payload).unwrap())
+        .map(|n| serde_json::from_str(&packable_event(n).payload).unwrap())
         .collect();
     assert_eq!(read, written);
 
-    let listing = || async { suite::event_payloads(&store).await.unwrap_err().to_string() };
+    sqlx::query("UPDATE event_batches SET records = substr(records, 1, 12) WHERE first_id = 1")
+        .execute(&raw)
+        .await
+        .unwrap();
+    let damaged = suite::event_payloads(&store).await.unwrap_err().to_string();
+    assert!(
+        damaged.contains("stored data is corrupt: event batch 1:"),
+        "{damaged}"
+    );
+}
+
+/// Event rows that a file written between migrations 0006 and 0007 holds (payloads packed one by
+/// one against a dictionary row) still read; damage to one, or a lost dictionary, is an error
+/// naming the event; and new events take ids after theirs.
+#[tokio::test]
+async fn event_rows_packed_by_the_previous_version_still_read() {
+    let (dir, store) = fresh().await;
+    let raw = raw_pool(&dir).await;
+    let dictionary = packable_event(1).payload;
+    sqlx::query("INSERT INTO event_dictionaries (id, content) VALUES (1, ?1)")
+        .bind(&dictionary)
+        .execute(&raw)
+        .await
+        .unwrap();
+    for n in 1..=3 {
+        let payload = packable_event(n).payload;
+        let mut packed = (payload.len() as u32).to_le_bytes().to_vec();
+        packed.extend(lz4_flex::block::compress_with_dict(
+            payload.as_bytes(),
+            dictionary.as_bytes(),
+        ));
+        sqlx::query(
+            "INSERT INTO tracking_events (id, task_id, task_seq, event_type, time, username, \
+                                          user_id, course_key, usage_key, requester, payload, \
+                                          payload_dictionary) \
+             VALUES (?1, NULL, NULL, 'problem_rescore', '2026-11-27T10:00:00.000000Z', 'ann', 1, \
+                     'course-v1:O+C+R', NULL, 'staff', ?2, 1)",
+        )
+        .bind(n as i64)
+        .bind(packed)
+        .execute(&raw)
+        .await
+        .unwrap();
+    }
+    store.insert_events(&[packable_event(4)]).await.unwrap();
+    let events = store
+        .list_events(&EventFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let read: Vec<(i64, serde_json::Value)> =
+        events.into_iter().map(|e| (e.id, e.payload)).collect();
+    let written: Vec<(i64, serde_json::Value)> = (1..=4)
+        .map(|n| {
+            (
+                n as i64,
+                serde_json::from_str(&packable_event(n).payload).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(read, written);
+    // A page that ends inside the old rows continues into the batches.
+    let page = store
+        .list_events(&EventFilter {
+            after_id: 2,
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), vec![3, 4]);
+
     sqlx::query("UPDATE tracking_events SET payload = substr(payload, 1, 12) WHERE id = 3")
         .execute(&raw)
         .await
         .unwrap();
-    let damaged = listing().await;
+    let damaged = suite::event_payloads(&store).await.unwrap_err().to_string();
     assert!(damaged.contains("event 3: column payload"), "{damaged}");
     sqlx::query("DELETE FROM tracking_events WHERE id = 3")
         .execute(&raw)
@@ -573,7 +641,7 @@ async fn event_payloads_are_packed_and_damage_is_reported() {
         .execute(&raw)
         .await
         .unwrap();
-    let lost = listing().await;
+    let lost = suite::event_payloads(&store).await.unwrap_err().to_string();
     assert!(
         lost.contains("event 1: the payload's dictionary 1 is missing"),
         "{lost}"

@@ -11,11 +11,11 @@
 //! bind through [`InPlaceStatement`], which lets SQLite read texts from the records' own buffers
 //! instead of copying each one first.
 
-use super::event_payload::PackedBatch;
+use super::audit_batch::{EventBatch, OutcomeBatch};
 use super::in_place::{InPlaceStatement, Param};
 use super::ts;
 use crate::error::StoreError;
-use crate::model::{ModuleRecord, ModuleUpdate, NewEvent, NewModule, NewOutcome};
+use crate::model::{ModuleRecord, ModuleUpdate, NewModule, NewOutcome};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use sqlx::sqlite::SqliteConnection;
@@ -269,107 +269,94 @@ pub(super) fn delete_modules(conn: &Connection, ids: &[i64]) -> rusqlite::Result
     Ok(())
 }
 
-/// Records the outcomes of task `task_seq` (course `course_key`) at `created`. A module id
-/// left out is the module the same chunk inserted, found by learner and block. Nothing here
-/// stops a second outcome for a (task, module) pair: the caller's fence and range check refuse
-/// such a chunk in the same transaction (see migration 0005 for why no index does it as well).
-pub(super) fn insert_outcomes(
+/// `outcomes` with the module of each one that names none filled in: the module the same chunk
+/// inserted, found by learner, course and block (an override of a learner who had no state).
+pub(super) fn resolve_inserted_modules(
     conn: &Connection,
     outcomes: &[NewOutcome],
-    task_seq: i64,
     course_key: &str,
+) -> rusqlite::Result<Vec<NewOutcome>> {
+    use rusqlite::OptionalExtension;
+    let mut statement = conn.prepare(
+        "SELECT id FROM learner_modules WHERE learner_id = ?1 AND usage_key = ?2 AND course_key = ?3",
+    )?;
+    outcomes
+        .iter()
+        .map(|o| {
+            let mut resolved = o.clone();
+            if o.module_id.is_none() {
+                resolved.module_id = statement
+                    .query_row((o.learner_id, &o.usage_key, course_key), |row| row.get(0))
+                    .optional()?;
+            }
+            Ok(resolved)
+        })
+        .collect()
+}
+
+/// Records outcome batches of task `task_seq` at `created`, each with the ids that follow every
+/// outcome id used before (see `audit_batch`). Nothing here stops a second outcome for a (task,
+/// module) pair: the caller's fence and range check refuse such a chunk in the same transaction.
+pub(super) fn insert_outcome_batches(
+    conn: &Connection,
+    batches: &[OutcomeBatch],
+    task_seq: i64,
     created: &str,
 ) -> rusqlite::Result<()> {
     let mut statement = InPlaceStatement::prepare(
         conn,
-        "INSERT INTO task_outcomes (task_seq, module_id, learner_id, username, usage_key, \
-                                    status, reason, old_grade, old_max_grade, new_grade, \
-                                    new_max_grade, created) \
-         VALUES (?1, COALESCE(?2, (SELECT id FROM learner_modules \
-                                   WHERE learner_id = ?3 AND usage_key = ?5 \
-                                     AND course_key = ?12)), \
-                 ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13)",
+        "INSERT INTO outcome_batches (first_id, task_seq, count, succeeded, skipped, failed, \
+                                      created, records) \
+         VALUES (max(coalesce((SELECT max(id) FROM task_outcomes), 0), \
+                     coalesce((SELECT first_id + count - 1 FROM outcome_batches \
+                               ORDER BY first_id DESC LIMIT 1), 0)) + 1, \
+                 ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
-    for o in outcomes {
+    for batch in batches {
+        let [succeeded, skipped, failed] = batch.statuses;
         statement.execute(&[
             task_seq.into(),
-            o.module_id.into(),
-            o.learner_id.into(),
-            (&o.username).into(),
-            (&o.usage_key).into(),
-            o.status.as_str().into(),
-            (&o.reason).into(),
-            o.old_grade.into(),
-            o.old_max_grade.into(),
-            o.new_grade.into(),
-            o.new_max_grade.into(),
-            course_key.into(),
+            batch.count.into(),
+            succeeded.into(),
+            skipped.into(),
+            failed.into(),
             created.into(),
+            Param::Blob(&batch.records),
         ])?;
     }
     Ok(())
 }
 
-/// Appends tracking events. `emitting` is the committing task (its UUID and `seq`), which an
-/// event without a task id belongs to; an event of another task is linked to that task's
-/// `seq` when the task is stored. `payloads` are the events' payloads as packed beforehand;
-/// their dictionary is written first, in the same transaction. Returns the rows written.
-pub(super) fn insert_events(
+/// Appends event batches, each with the ids that follow every event id used before (see
+/// `audit_batch`). `emitting` is the committing task (its UUID and `seq`); a batch of another
+/// task is linked to that task's `seq` when the task is stored. Returns the events written.
+pub(super) fn insert_event_batches(
     conn: &Connection,
-    events: &[NewEvent],
-    payloads: &PackedBatch<'_>,
+    batches: &[EventBatch<'_>],
     emitting: Option<(Uuid, i64)>,
 ) -> rusqlite::Result<u64> {
     let mut statement = InPlaceStatement::prepare(
         conn,
-        "INSERT INTO tracking_events (task_id, task_seq, event_type, time, username, user_id, \
-                                      course_key, usage_key, requester, payload, \
-                                      payload_dictionary) \
-         VALUES (?1, COALESCE(?2, (SELECT seq FROM tasks WHERE id = ?1)), \
-                 ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO event_batches (first_id, task_id, task_seq, course_key, count, records) \
+         VALUES (max(coalesce((SELECT max(id) FROM tracking_events), 0), \
+                     coalesce((SELECT first_id + count - 1 FROM event_batches \
+                               ORDER BY first_id DESC LIMIT 1), 0)) + 1, \
+                 ?1, COALESCE(?2, (SELECT seq FROM tasks WHERE id = ?1)), ?3, ?4, ?5)",
     )?;
-    let dictionary_id = match payloads.dictionary() {
-        Some(content) => {
-            InPlaceStatement::prepare(
-                conn,
-                "INSERT INTO event_dictionaries (content) VALUES (?1)",
-            )?
-            .execute(&[content.into()])?;
-            Some(conn.last_insert_rowid())
-        }
-        None => None,
-    };
-    let emitting_text = emitting.map(|(id, seq)| (id, id.hyphenated().to_string(), seq));
-    let mut times = TimeText::default();
     let mut written = 0;
-    for (index, e) in events.iter().enumerate() {
-        let other_task;
-        let (task_text, task_seq) = match (e.task_id, &emitting_text) {
-            (None, Some((_, text, seq))) => (Some(text.as_str()), Some(*seq)),
-            (Some(id), Some((own, text, seq))) if id == *own => (Some(text.as_str()), Some(*seq)),
-            (Some(id), _) => {
-                other_task = id.hyphenated().to_string();
-                (Some(other_task.as_str()), None)
-            }
-            (None, None) => (None, None),
-        };
-        let (payload, dictionary) = match (payloads.packed(index), dictionary_id) {
-            (Some(packed), Some(id)) => (Param::Blob(packed), Param::Integer(id)),
-            _ => ((&e.payload).into(), Param::Null),
-        };
-        written += statement.execute(&[
-            task_text.into(),
+    for batch in batches {
+        let task_text = batch.task_id.map(|id| id.hyphenated().to_string());
+        let task_seq = emitting
+            .filter(|(own, _)| Some(*own) == batch.task_id)
+            .map(|(_, seq)| seq);
+        statement.execute(&[
+            task_text.as_deref().into(),
             task_seq.into(),
-            (&e.event_type).into(),
-            times.get(e.time).into(),
-            (&e.username).into(),
-            e.user_id.into(),
-            (&e.course_key).into(),
-            (&e.usage_key).into(),
-            (&e.requester).into(),
-            payload,
-            dictionary,
-        ])? as u64;
+            batch.course_key.into(),
+            batch.count.into(),
+            Param::Blob(&batch.records),
+        ])?;
+        written += u64::try_from(batch.count).unwrap_or(0);
     }
     Ok(written)
 }
