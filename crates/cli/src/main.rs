@@ -1,6 +1,23 @@
 //! The `coursetasks` binary: wires the grading engine, the task engine and the store behind one
 //! command line.
 
+/// `println!` that returns the write's error instead of panicking, so that a reader that goes
+/// away (`coursetasks events | head`) ends the command quietly (see `main`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)
+    }};
+}
+
+/// `print!` that returns the write's error instead of panicking (see [`outln`]).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*)
+    }};
+}
+
 mod cli;
 mod commands;
 mod display;
@@ -51,7 +68,7 @@ impl Failure {
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?)?;
     Ok(())
 }
 
@@ -88,12 +105,35 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Whoever read the output stopped reading (`| head`): what they read is complete, and
+        // nothing else went wrong.
+        Err(error) if is_closed_output(&error) => ExitCode::SUCCESS,
         Err(error) => {
             let code = error.downcast_ref::<Failure>().map_or(1, |f| f.code);
             eprintln!("error: {error:#}");
             ExitCode::from(code)
         }
     }
+}
+
+/// Whether `error` is a write to a closed pipe by one of the writers the commands print with.
+/// Only such writes fail this way with nothing around them: a broken database connection
+/// arrives wrapped in the store's error, and so is not mistaken for it.
+fn is_closed_output(error: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    if let Some(io) = error.downcast_ref::<std::io::Error>() {
+        return io.kind() == BrokenPipe;
+    }
+    if let Some(json) = error.downcast_ref::<serde_json::Error>() {
+        return json.io_error_kind() == Some(BrokenPipe);
+    }
+    if let Some(csv) = error.downcast_ref::<csv::Error>() {
+        return matches!(csv.kind(), csv::ErrorKind::Io(io) if io.kind() == BrokenPipe);
+    }
+    if let Some(coursetasks_engine::learner_data::DataError::Write(io)) = error.downcast_ref() {
+        return io.kind() == BrokenPipe;
+    }
+    false
 }
 
 fn run_async(command: Command) -> anyhow::Result<()> {

@@ -286,3 +286,55 @@ fn events_as_tracking_log_lines() {
     }
     assert!(lines.iter().any(|l| l["event_type"] == "problem_rescore"));
 }
+
+/// A reader that stops reading (`coursetasks events | head`) ends a command quietly and
+/// successfully: no panic, no error, whatever the command prints with. The read end is closed
+/// before the command writes anything, so every command meets the closed pipe on its first line.
+#[test]
+fn output_cut_short_by_its_reader_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    ok(coursetasks(&db)
+        .args(["demo", "--learners", "200", "--seed", "3", "--db"])
+        .arg(&db));
+    let tasks: serde_json::Value =
+        serde_json::from_str(&ok(coursetasks(&db).args(["tasks", "--json"]))).unwrap();
+    let task = tasks[0]["task_id"].as_str().unwrap().to_owned();
+    let problem = "block-v1:CourseTasks+CT101+2026+type@problem+block@circle_area";
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["events"],
+        vec!["events", "--format", "tracking-log"],
+        vec!["outcomes", &task],
+        vec!["outcomes", &task, "--json"],
+        vec!["status", &task],
+        vec!["tasks"],
+        vec!["problems", "--course", SAMPLE],
+        vec!["export-state", "--course", SAMPLE],
+        vec!["export-learners"],
+        vec![
+            "submit",
+            "reset-attempts",
+            "--course",
+            SAMPLE,
+            "--problem",
+            &problem,
+            "--all",
+        ],
+    ];
+    for args in commands {
+        let mut child = coursetasks(&db)
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.is_empty(),
+            "{args:?}: {:?}\n{stderr}",
+            out.status
+        );
+    }
+}

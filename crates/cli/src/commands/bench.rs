@@ -77,12 +77,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     }
     let grading = bench_grading();
     if !args.json {
-        println!(
+        outln!(
             "grading: {} input gradings/s; baseline (answer JSON parses): {}/s; ratio {:.2}x",
             human_rate(grading.input_gradings_per_second),
             human_rate(grading.baseline_json_parses_per_second),
             grading.ratio_to_baseline
-        );
+        )?;
     }
     if args.grading_only {
         if args.json {
@@ -99,13 +99,13 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     load(&store, args.modules).await?;
     let setup_seconds = setup.elapsed().as_secs_f64();
     if !args.json {
-        println!(
+        outln!(
             "setup: {} learners, {} modules in {:.1}s ({})",
             args.modules,
             2 * args.modules,
             setup_seconds,
             db
-        );
+        )?;
     }
     // The floor statements are slow by design (each does a whole phase's work): sqlx would log
     // every one as a slow-statement warning.
@@ -186,13 +186,13 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             peak_rss_mb,
         };
         if !args.json {
-            println!(
+            outln!(
                 "{name:>15}: {} learners/s; floor {} rows/s; {:.2}x the floor's time; peak RSS {:.0} MB",
                 human_rate(figures.learners_per_second),
                 human_rate(figures.floor_rows_per_second),
                 figures.slowdown_vs_floor,
                 figures.peak_rss_mb
-            );
+            )?;
         }
         tasks.push(figures);
     }

@@ -89,10 +89,10 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
         blocks = course.blocks.len();
     }
     if !args.json {
-        println!(
+        outln!(
             "course import: {course_name}: {blocks} blocks in {:.1} ms (best of 5)",
             best * 1e3
-        );
+        )?;
     }
 
     // Files: learners and N state rows (not timed).
@@ -100,12 +100,12 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
     let (learners_path, state_path, learners) = write_files(dir.path(), args.modules)?;
     let file_mb = std::fs::metadata(&state_path)?.len() as f64 / 1e6;
     if !args.json {
-        println!(
+        outln!(
             "files: {} learners, {} state rows ({file_mb:.0} MB CSV) written in {:.1}s",
             learners,
             args.modules,
             started.elapsed().as_secs_f64()
-        );
+        )?;
     }
 
     let db = dir.path().join("import.db");
@@ -194,11 +194,11 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
     if args.json {
         crate::print_json(&figures)?;
     } else {
-        println!(
+        outln!(
             "import-learners: {} learners/s",
             human_rate(figures.learners_per_second)
-        );
-        println!(
+        )?;
+        outln!(
             "import-state: {} rows/s ({} rows in {:.1}s); floor {} rows/s; {:.2}x the floor's time; peak RSS {:.0} MB",
             human_rate(figures.state_rows_per_second),
             args.modules,
@@ -206,7 +206,7 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
             human_rate(figures.floor_rows_per_second),
             figures.slowdown_vs_floor,
             figures.peak_rss_mb
-        );
+        )?;
     }
     Ok(())
 }

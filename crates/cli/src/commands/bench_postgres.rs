@@ -86,12 +86,12 @@ async fn run_on(args: &BenchArgs, db: &str) -> Result<Figures> {
     load(&store, args.modules).await?;
     let setup_seconds = setup.elapsed().as_secs_f64();
     if !args.json {
-        println!(
+        outln!(
             "setup: {} learners, {} modules in {:.1}s (PostgreSQL)",
             args.modules,
             2 * args.modules,
             setup_seconds
-        );
+        )?;
     }
     // Floors are slow by design; sqlx would log each as a slow statement.
     let floor = sqlx::postgres::PgPoolOptions::new()
@@ -158,7 +158,7 @@ async fn run_on(args: &BenchArgs, db: &str) -> Result<Figures> {
             speedup_vs_one_worker: learners_per_second / one,
         };
         if !args.json {
-            println!(
+            outln!(
                 "rescore, {workers} worker{}: {} learners/s ({} subtasks); floor {} rows/s; {:.2}x the floor's time; {:.2}x one worker",
                 if workers == 1 { "" } else { "s" },
                 human_rate(point.learners_per_second),
@@ -166,7 +166,7 @@ async fn run_on(args: &BenchArgs, db: &str) -> Result<Figures> {
                 human_rate(point.floor_rows_per_second),
                 point.slowdown_vs_floor,
                 point.speedup_vs_one_worker
-            );
+            )?;
         }
         scaling.push(point);
     }
@@ -226,11 +226,11 @@ async fn burst(store: &Store, db: &str, args: &BenchArgs) -> Result<BurstFigures
         subtasks_per_second: tasks as f64 / run_seconds,
     };
     if !args.json {
-        println!(
+        outln!(
             "burst of {tasks} one-learner tasks: {} submits/s; {} tasks planned and run per second by {workers} workers",
             human_rate(figures.submits_per_second),
             human_rate(figures.subtasks_per_second)
-        );
+        )?;
     }
     Ok(figures)
 }

@@ -84,7 +84,7 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
     if args.json {
         crate::print_json(&figures)?;
     } else {
-        print_figures(&figures);
+        print_figures(&figures)?;
     }
     ensure!(
         figures.errors == 0,
@@ -94,27 +94,30 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_figures(figures: &ServeLoadFigures) {
+fn print_figures(figures: &ServeLoadFigures) -> std::io::Result<()> {
     let l = &figures.latency_ms;
-    println!(
+    outln!(
         "{} pollers, {} requests ({}/s), {} errors, every poller answered at least {} times",
         figures.pollers,
         figures.requests,
         human_rate(figures.requests_per_second),
         figures.errors,
         figures.min_answered_per_poller
-    );
-    println!(
+    )?;
+    outln!(
         "status latency: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        l.p50, l.p90, l.p99, l.max
-    );
-    println!(
+        l.p50,
+        l.p90,
+        l.p99,
+        l.max
+    )?;
+    outln!(
         "rescore of {} modules: {} learners/s with the pollers, {} learners/s alone; ratio {:.2}",
         figures.modules,
         human_rate(figures.loaded_learners_per_second),
         human_rate(figures.baseline_learners_per_second),
         figures.ratio_to_baseline
-    );
+    )
 }
 
 /// Seeds, serves, runs the baseline and the loaded rescore; returns the figures.
@@ -128,10 +131,10 @@ async fn measure(args: &BenchArgs) -> Result<ServeLoadFigures> {
     let setup_seconds = setup.elapsed().as_secs_f64();
     let (_, secret) = coursetasks_server::tokens::mint(&store, "bench", Role::Admin, None).await?;
     if !args.json {
-        println!(
+        outln!(
             "setup: {} learners in {setup_seconds:.1}s ({db})",
             args.modules
-        );
+        )?;
     }
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -147,10 +150,10 @@ async fn measure(args: &BenchArgs) -> Result<ServeLoadFigures> {
     let result = async {
         let baseline = rescore(&store, &addr, &secret, args.modules, None).await?;
         if !args.json {
-            println!(
+            outln!(
                 "baseline: {} learners/s (no pollers)",
                 human_rate(baseline.learners_per_second)
-            );
+            )?;
         }
         let pollers = Pollers {
             count: args.pollers,

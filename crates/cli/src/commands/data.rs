@@ -67,7 +67,7 @@ pub async fn import_course(args: ImportCourseArgs) -> Result<()> {
         return print_json(&view);
     }
     let r = &import.report;
-    println!(
+    outln!(
         "imported {} ({}): {} blocks, {} problems; {} new problem versions, {} unchanged{}",
         import.course_key,
         course.display_name,
@@ -76,55 +76,55 @@ pub async fn import_course(args: ImportCourseArgs) -> Result<()> {
         r.versions_created,
         r.versions_unchanged,
         if r.course_created { "; new course" } else { "" }
-    );
+    )?;
     if r.stale_blocks > 0 {
-        println!(
+        outln!(
             "{} stored blocks are no longer in the export (kept)",
             r.stale_blocks
-        );
+        )?;
     }
-    println!("\nblocks by type:");
+    outln!("\nblocks by type:")?;
     for (t, n) in &view.block_counts {
-        println!("  {t:<24} {n:>5}");
+        outln!("  {t:<24} {n:>5}")?;
     }
-    println!("\nproblems by response type:");
+    outln!("\nproblems by response type:")?;
     for (t, n) in &import.response_type_counts {
-        println!("  {t:<24} {n:>5}");
+        outln!("  {t:<24} {n:>5}")?;
     }
     let rescorable = import
         .problems
         .iter()
         .filter(|p| p.not_rescorable.is_none())
         .count();
-    println!(
+    outln!(
         "\nproblems: {rescorable} of {} can be rescored",
         import.problems.len()
-    );
-    print_problems(&import.problems);
+    )?;
+    print_problems(&import.problems)?;
     if import.changed_problems.is_empty() {
-        println!("\nchanged since the previous import: none");
+        outln!("\nchanged since the previous import: none")?;
     } else {
-        println!("\nnew problem versions (rescoring uses them; older versions stay readable):");
+        outln!("\nnew problem versions (rescoring uses them; older versions stay readable):")?;
         for c in &import.changed_problems {
             match c.previous_version {
-                Some(v) => println!("  {}  v{v} -> v{}", c.usage_key, c.version),
-                None => println!("  {}  new, v{}", c.usage_key, c.version),
+                Some(v) => outln!("  {}  v{v} -> v{}", c.usage_key, c.version)?,
+                None => outln!("  {}  new, v{}", c.usage_key, c.version)?,
             }
         }
     }
     if !course.warnings.is_empty() {
-        println!("\nwarnings:");
+        outln!("\nwarnings:")?;
         for w in &course.warnings {
             match &w.location {
-                Some(at) => println!("  {at}: {}", w.message),
-                None => println!("  {}", w.message),
+                Some(at) => outln!("  {at}: {}", w.message)?,
+                None => outln!("  {}", w.message)?,
             }
         }
     }
     Ok(())
 }
 
-fn print_problems(problems: &[ProblemSummary]) {
+fn print_problems(problems: &[ProblemSummary]) -> std::io::Result<()> {
     for p in problems {
         let verdict = match &p.not_rescorable {
             None => "rescorable".to_owned(),
@@ -135,14 +135,15 @@ fn print_problems(problems: &[ProblemSummary]) {
         } else {
             &p.display_name
         };
-        println!(
+        outln!(
             "  {}  {name}  [{}] max {} weight {}  {verdict}",
             p.usage_key,
             p.response_types.join(", "),
             p.max_score.map_or("-".to_owned(), |m| m.to_string()),
             p.weight.map_or("-".to_owned(), |w| w.to_string()),
-        );
+        )?;
     }
+    Ok(())
 }
 
 pub async fn problems(args: ProblemsArgs) -> Result<()> {
@@ -159,8 +160,8 @@ pub async fn problems(args: ProblemsArgs) -> Result<()> {
     if args.json.json {
         return print_json(&summaries);
     }
-    println!("{} problems in {}", summaries.len(), args.course);
-    print_problems(&summaries);
+    outln!("{} problems in {}", summaries.len(), args.course)?;
+    print_problems(&summaries)?;
     Ok(())
 }
 
@@ -183,7 +184,7 @@ async fn import_data(args: ImportDataArgs, state: bool) -> Result<()> {
     if args.json.json {
         print_json(&report)?;
     } else {
-        print_report(&args.file, &report);
+        print_report(&args.file, &report)?;
     }
     // Scripts must be able to tell a partial import from a complete one.
     if report.aborted {
@@ -203,8 +204,8 @@ async fn import_data(args: ImportDataArgs, state: bool) -> Result<()> {
     Ok(())
 }
 
-fn print_report(file: &Path, r: &DataImportReport) {
-    println!(
+fn print_report(file: &Path, r: &DataImportReport) -> std::io::Result<()> {
+    outln!(
         "{}: {} rows of {} ({}){}: {} written, {} bad",
         file.display(),
         r.rows,
@@ -213,14 +214,15 @@ fn print_report(file: &Path, r: &DataImportReport) {
         if r.strict { ", strict" } else { "" },
         r.written,
         r.bad_rows
-    );
+    )?;
     for bad in &r.first_bad_rows {
-        println!("  {bad}");
+        outln!("  {bad}")?;
     }
     let hidden = r.bad_rows - r.first_bad_rows.len() as u64;
     if hidden > 0 {
-        println!("  ... and {hidden} more bad rows");
+        outln!("  ... and {hidden} more bad rows")?;
     }
+    Ok(())
 }
 
 pub async fn import_learners(args: ImportDataArgs) -> Result<()> {

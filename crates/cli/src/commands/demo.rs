@@ -38,11 +38,11 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             args.db
         );
     }
-    println!(
+    outln!(
         "coursetasks demo: fresh {} database {}",
         store.backend_name(),
         args.db
-    );
+    )?;
 
     // 1. The sample course.
     let course = read_course(&CourseSource::Files(
@@ -50,13 +50,13 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     ))
     .context("reading the embedded sample course")?;
     let import = import_course(&store, &course).await?;
-    println!(
+    outln!(
         "\n1. Loaded the sample course {} \"{}\": {} blocks, {} problems",
         import.course_key,
         course.display_name,
         import.report.blocks,
         import.problems.len()
-    );
+    )?;
     let name_width = import
         .problems
         .iter()
@@ -74,22 +74,22 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             None => "rescorable".to_owned(),
             Some(reason) => format!("NOT rescorable: {reason}"),
         };
-        println!(
+        outln!(
             "   - {:<name_width$}  {:<types_width$}  {verdict}",
             p.display_name,
             p.response_types.join(", ")
-        );
+        )?;
     }
 
     // 2. Synthetic learners.
     let generated = generate_learners(&store, &course, args.learners, args.seed).await?;
-    println!(
+    outln!(
         "\n2. Generated {} learners with {} problem modules (seed {}) in {}",
         args.learners,
         generated.modules,
         args.seed,
         human_duration(generated.seconds)
-    );
+    )?;
 
     // 3. Fix the wrong answer key: a new version of the problem.
     let (fixed_key, fixed_xml) = coursetasks_sample::answer_key_fix();
@@ -105,13 +105,13 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .await?
         .map(|b| b.display_name)
         .unwrap_or_default();
-    println!(
+    outln!(
         "\n3. Fixed the answer key of \"{fixed_name}\" ({fixed_key}): now version {}",
         version.version
-    );
+    )?;
 
     // 4. Rescore everyone on it.
-    println!("\n4. Rescoring every learner on \"{fixed_name}\"");
+    outln!("\n4. Rescoring every learner on \"{fixed_name}\"")?;
     let rescore = run_task(
         &store,
         TaskKind::Rescore,
@@ -122,21 +122,21 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     .await?;
     let (up, down, same) = grade_moves(&store, &rescore).await?;
     let view = TaskView::new(&rescore, Utc::now());
-    println!(
+    outln!(
         "   {} learners in {} ({} learners/s); grades went up for {up}, down for {down}, unchanged for {same}",
         rescore.attempted,
         human_duration(view.duration_ms.unwrap_or(0) as f64 / 1000.0),
         view.rate_per_second
             .map(human_rate)
             .unwrap_or_else(|| "-".into()),
-    );
+    )?;
 
     // 5. Reset one learner's attempts on the fixed problem.
     let learner = first_submitter(&store, &import.course_key, &fixed_key).await?;
-    println!(
+    outln!(
         "\n5. Resetting the attempts of {} on \"{fixed_name}\"",
         learner.username
-    );
+    )?;
     run_task(
         &store,
         TaskKind::ResetAttempts,
@@ -152,10 +152,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .iter()
         .find(|p| p.usage_key != fixed_key && p.not_rescorable.is_none())
         .context("the sample course has a second rescorable problem")?;
-    println!(
+    outln!(
         "\n6. Deleting every learner's state on \"{}\"",
         other.display_name
-    );
+    )?;
     run_task(
         &store,
         TaskKind::DeleteState,
@@ -172,21 +172,21 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             ..Default::default()
         })
         .await?;
-    println!("\n7. Tasks (newest first)\n");
-    print!("{}", task_table(&tasks, Utc::now()));
-    println!("\nFinal status messages:");
+    outln!("\n7. Tasks (newest first)\n")?;
+    out!("{}", task_table(&tasks, Utc::now()))?;
+    outln!("\nFinal status messages:")?;
     for task in tasks.iter().rev() {
         let view = TaskView::new(task, Utc::now());
-        println!("   {:<26} {}", task.task_type, view.message);
+        outln!("   {:<26} {}", task.task_type, view.message)?;
     }
-    println!(
+    outln!(
         "\nRescore of \"{fixed_name}\": {up} learners' grades went up, {down} went down, {same} unchanged."
-    );
-    println!(
+    )?;
+    outln!(
         "\nDone in {}. Explore it: coursetasks tasks --db {} (then status, outcomes --status failed, events --task with a task id)",
         human_duration(started.elapsed().as_secs_f64()),
         args.db
-    );
+    )?;
     Ok(())
 }
 
@@ -313,11 +313,11 @@ async fn run_task(
     )
     .await?;
     let done = wait_for(store, task.id, &LiveProgress::new(false)).await?;
-    println!(
+    outln!(
         "   {}: {}",
         done.state,
         TaskView::new(&done, Utc::now()).message
-    );
+    )?;
     Ok(done)
 }
 

@@ -11,10 +11,17 @@ use serde_json::{Map, Value, json};
 use crate::cli::{CalcArgs, GradeArgs};
 
 fn emit(value: &Value, ok: bool) -> ExitCode {
-    println!(
+    if let Err(error) = outln!(
         "{}",
         serde_json::to_string_pretty(value).expect("JSON values serialize")
-    );
+    ) {
+        // A reader that went away is no failure (see `main`); anything else is.
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("error: writing the result: {error}");
+        return ExitCode::FAILURE;
+    }
     if ok {
         ExitCode::SUCCESS
     } else {

@@ -58,13 +58,13 @@ async fn load_task(store: &Store, id: Uuid) -> Result<TaskRecord> {
 
 pub async fn init(args: InitArgs) -> Result<()> {
     let store = open_store(&args.db.db).await?;
-    println!(
+    outln!(
         "database ready: {} ({}); {} courses, {} learners",
         args.db.db,
         store.backend_name(),
         store.list_courses().await?.len(),
         store.count_learners().await?
-    );
+    )?;
     Ok(())
 }
 
@@ -106,13 +106,13 @@ pub async fn submit_cmd(args: SubmitArgs) -> Result<()> {
     if args.json.json {
         print_json(&TaskView::new(&task, Utc::now()))?;
     } else if args.wait {
-        print!("{}", status_text(&TaskView::new(&task, Utc::now())));
+        out!("{}", status_text(&TaskView::new(&task, Utc::now())))?;
     } else {
-        println!("submitted task {} ({}), queued", task.id, task.task_type);
-        println!(
+        outln!("submitted task {} ({}), queued", task.id, task.task_type)?;
+        outln!(
             "run it with `coursetasks worker`, follow it with `coursetasks status {}`",
             task.id
-        );
+        )?;
     }
     Ok(())
 }
@@ -156,9 +156,9 @@ pub async fn status(args: StatusArgs) -> Result<()> {
         value["subtasks"] = serde_json::to_value(&subtasks)?;
         print_json(&value)
     } else {
-        print!("{}", status_text(&view));
+        out!("{}", status_text(&view))?;
         if !subtasks.is_empty() {
-            println!("{}", subtask_summary(&subtasks));
+            outln!("{}", subtask_summary(&subtasks))?;
         }
         Ok(())
     }
@@ -214,25 +214,28 @@ pub async fn workers(args: WorkersArgs) -> Result<()> {
         return print_json(&rows);
     }
     if rows.is_empty() {
-        println!("no worker has reported in the last day");
+        outln!("no worker has reported in the last day")?;
         return Ok(());
     }
-    println!(
+    outln!(
         "{:<44} {:>6} {:>10} {:>12}  current",
-        "worker", "state", "heartbeat", "processed"
-    );
+        "worker",
+        "state",
+        "heartbeat",
+        "processed"
+    )?;
     for (w, row) in workers.iter().zip(&rows) {
         let current = match w.current {
             Some((task, index)) => format!("task {task} subtask {index}"),
             None => "idle".to_owned(),
         };
-        println!(
+        outln!(
             "{:<44} {:>6} {:>9.1}s {:>12}  {current}",
             w.name,
             if row["live"] == true { "live" } else { "stale" },
             row["seconds_since_heartbeat"].as_f64().unwrap_or_default(),
             w.processed,
-        );
+        )?;
     }
     Ok(())
 }
@@ -259,7 +262,7 @@ pub async fn fail(args: FailArgs) -> Result<()> {
     if args.json.json {
         print_json(&TaskView::new(&task, Utc::now()))
     } else {
-        println!("task {id} marked FAILURE: {}", args.reason.trim());
+        outln!("task {id} marked FAILURE: {}", args.reason.trim())?;
         Ok(())
     }
 }
@@ -292,9 +295,9 @@ pub async fn tasks(args: TasksArgs) -> Result<()> {
         print_json(&views)
     } else {
         if tasks.is_empty() {
-            println!("no tasks");
+            outln!("no tasks")?;
         } else {
-            print!("{}", task_table(&tasks, Utc::now()));
+            out!("{}", task_table(&tasks, Utc::now()))?;
         }
         Ok(())
     }
@@ -419,7 +422,7 @@ pub async fn cancel(args: CancelArgs) -> Result<()> {
             "task": TaskView::new(outcome.task(), Utc::now()),
         }))
     } else {
-        println!("task {id} {text}");
+        outln!("task {id} {text}")?;
         Ok(())
     }
 }

@@ -63,7 +63,7 @@ async fn create(args: TokenCreateArgs) -> Result<()> {
         value["token"] = secret.into();
         return print_json(&value);
     }
-    println!(
+    outln!(
         "token {} for {} ({}, {})",
         token.id,
         token.user,
@@ -72,8 +72,8 @@ async fn create(args: TokenCreateArgs) -> Result<()> {
             .course_key
             .as_deref()
             .map_or("every course".to_owned(), |c| format!("course {c}"))
-    );
-    println!("{secret}");
+    )?;
+    outln!("{secret}")?;
     eprintln!("this secret is shown once; send it as `Authorization: Bearer <secret>`");
     Ok(())
 }
@@ -92,7 +92,7 @@ async fn revoke(args: TokenRevokeArgs) -> Result<()> {
     if args.json.json {
         return print_json(&token_json(&token));
     }
-    println!("token {} ({}) revoked", token.id, token.user);
+    outln!("token {} ({}) revoked", token.id, token.user)?;
     Ok(())
 }
 
@@ -103,15 +103,19 @@ async fn list(args: TokenListArgs) -> Result<()> {
         return print_json(&tokens.iter().map(token_json).collect::<Vec<_>>());
     }
     if tokens.is_empty() {
-        println!("no tokens; make one with `coursetasks token create --user NAME --role ROLE`");
+        outln!("no tokens; make one with `coursetasks token create --user NAME --role ROLE`")?;
         return Ok(());
     }
-    println!(
+    outln!(
         "{:>5}  {:<20} {:<10} {:<36} {:<20} state",
-        "id", "user", "role", "course", "created"
-    );
+        "id",
+        "user",
+        "role",
+        "course",
+        "created"
+    )?;
     for t in &tokens {
-        println!(
+        outln!(
             "{:>5}  {:<20} {:<10} {:<36} {:<20} {}",
             t.id,
             t.user,
@@ -122,7 +126,7 @@ async fn list(args: TokenListArgs) -> Result<()> {
                 "revoked {}",
                 at.format("%Y-%m-%d %H:%M:%S")
             ))
-        );
+        )?;
     }
     Ok(())
 }
