@@ -424,15 +424,7 @@ async fn migration_0005_keeps_events_and_outcomes() {
     }
 
     let store = Store::open(&location).await.unwrap();
-    let events = store
-        .list_events(&EventFilter {
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let kept: Vec<(i64, serde_json::Value)> =
-        events.into_iter().map(|e| (e.id, e.payload)).collect();
+    let kept = event_ids_and_payloads(&store, 0, 10).await;
     assert_eq!(
         kept,
         vec![
@@ -475,16 +467,26 @@ async fn migration_0005_keeps_events_and_outcomes() {
         }])
         .await
         .unwrap();
-    let after = store
+    let after = event_ids_and_payloads(&store, 3, 10).await;
+    let ids: Vec<i64> = after.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, vec![4], "a new event's id follows the kept ones");
+}
+
+/// The ids and payloads of the events after `after_id`, at most `limit`, in id order.
+async fn event_ids_and_payloads(
+    store: &Store,
+    after_id: i64,
+    limit: u32,
+) -> Vec<(i64, serde_json::Value)> {
+    let events = store
         .list_events(&EventFilter {
-            after_id: 3,
-            limit: 10,
+            after_id,
+            limit,
             ..Default::default()
         })
         .await
         .unwrap();
-    let ids: Vec<i64> = after.iter().map(|e| e.id).collect();
-    assert_eq!(ids, vec![4], "a new event's id follows the kept ones");
+    events.into_iter().map(|e| (e.id, e.payload)).collect()
 }
 
 fn packable_event(n: usize) -> NewEvent {
@@ -598,15 +600,7 @@ async fn event_rows_packed_by_the_previous_version_still_read() {
         .unwrap();
     }
     store.insert_events(&[packable_event(4)]).await.unwrap();
-    let events = store
-        .list_events(&EventFilter {
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let read: Vec<(i64, serde_json::Value)> =
-        events.into_iter().map(|e| (e.id, e.payload)).collect();
+    let read = event_ids_and_payloads(&store, 0, 10).await;
     let written: Vec<(i64, serde_json::Value)> = (1..=4)
         .map(|n| {
             (
@@ -617,15 +611,11 @@ async fn event_rows_packed_by_the_previous_version_still_read() {
         .collect();
     assert_eq!(read, written);
     // A page that ends inside the old rows continues into the batches.
-    let page = store
-        .list_events(&EventFilter {
-            after_id: 2,
-            limit: 2,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), vec![3, 4]);
+    let page = event_ids_and_payloads(&store, 2, 2).await;
+    assert_eq!(
+        page.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        vec![3, 4]
+    );
 
     sqlx::query("UPDATE tracking_events SET payload = substr(payload, 1, 12) WHERE id = 3")
         .execute(&raw)
