@@ -1,5 +1,6 @@
 //! Crash safety with real processes: a `coursetasks worker` child is SIGKILLed at random points
-//! of a rescore and restarted until the task ends. The task must end SUCCESS with exact counts,
+//! of a rescore (chosen by progress, so a faster worker is still caught mid-task) and restarted
+//! until the task ends. The task must end SUCCESS with exact counts,
 //! one outcome per learner and one event per change — nothing lost, nothing done twice.
 
 mod common;
@@ -63,6 +64,15 @@ fn a_worker_killed_at_random_points_loses_nothing_and_repeats_nothing() {
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         assert!(Instant::now() < deadline, "the task did not finish in time");
+        // Where this worker dies: after a random share of the first half of what is left has
+        // been committed (so it dies mid-task however fast it runs), or, one time in four, at a
+        // random moment of its start (opening, claiming, planning).
+        let before = task();
+        let left = before.total.map_or(2000, |t| t - before.attempted).max(2);
+        let kill_at_progress = before.attempted + rng.random_range(1..=left / 2);
+        let kill_at_time = rng
+            .random_bool(0.25)
+            .then(|| Instant::now() + Duration::from_millis(rng.random_range(5..150)));
         let mut child = coursetasks(&db)
             .args([
                 "worker",
@@ -80,17 +90,22 @@ fn a_worker_killed_at_random_points_loses_nothing_and_repeats_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn worker");
-        let kill_after = Duration::from_millis(rng.random_range(30..400));
-        std::thread::sleep(kill_after);
-        match child.try_wait().unwrap() {
-            Some(status) => assert!(status.success(), "worker exited with {status}"),
-            None => {
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "worker exited with {status}");
+                break;
+            }
+            if kill_at_time.is_some_and(|at| Instant::now() >= at)
+                || task().attempted >= kill_at_progress
+            {
                 child.kill().expect("SIGKILL the worker");
                 child.wait().unwrap();
                 kills += 1;
                 // Let the dead worker's lease run out so the next one may take over.
                 std::thread::sleep(Duration::from_millis(1100));
+                break;
             }
+            std::thread::sleep(Duration::from_millis(1));
         }
         if task().state.is_ready() {
             break;
