@@ -8,8 +8,8 @@
 //! holds the records of one chunk (or of one `insert_events` call): they are encoded with postcard
 //! (a compact binary serde format whose strings are read in place, without escapes) and packed
 //! with LZ4 as one block, so the near-identical events of a chunk compress against one another
-//! (a 1.7 KB rescore event takes about 100 bytes) and encoding and packing happen before the write
-//! lock is taken, beside the other task loop's commit.
+//! (in a 300k rescore, 81 bytes per 1.7 KB event and 14 bytes per outcome), and encoding and
+//! packing happen before the write lock is taken, beside the other task loop's commit.
 //!
 //! Ids: the records of a batch have the consecutive ids `first_id .. first_id + count`, allocated
 //! after every id used before (by batches, and by the per-row tables that files written by
