@@ -1739,6 +1739,9 @@ impl Backend for SqliteBackend {
                 None => {
                     let outcomes =
                         direct::resolve_inserted_modules(conn, &chunk.outcomes, &course_key)?;
+                    // Encoding plain records into a buffer does not fail in practice; should it,
+                    // its message still ends the transaction, carried as SQLite's error type
+                    // because this closure returns one.
                     resolved = audit_batch::outcome_batches(&outcomes)
                         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
                     &resolved
