@@ -74,19 +74,27 @@ pub async fn run_pool(
     // Aborted only if this future is dropped; a normal end stops it first (below).
     let registry = AbortOnDrop::new(registry);
 
+    // With `exit_when_idle`, the first loop to find no work left anywhere ends the others too:
+    // they may be waiting out an idle poll, and nothing would wake them before it ends.
+    let drained = Arc::new(watch::Sender::new(false));
     let mut loops = tokio::task::JoinSet::new();
     for worker in workers.clone() {
         let sink = sink.clone();
         let mut shutdown = shutdown.clone();
         let config = config.clone();
         let store = store.clone();
+        let drained = drained.clone();
+        let mut drained_seen = drained.subscribe();
         loops.spawn(async move {
             let mut ran = 0u64;
             let mut backoff = Duration::ZERO;
-            while !*shutdown.borrow() {
+            while !*shutdown.borrow() && !*drained_seen.borrow() {
                 let next = match worker.run_next(sink.as_ref()).await {
                     Ok(None) if config.exit_when_idle => match work_left(&store).await {
-                        Ok(false) => break,
+                        Ok(false) => {
+                            drained.send_replace(true);
+                            break;
+                        }
                         Ok(true) => Ok(None),
                         Err(error) => Err(error),
                     },
@@ -104,6 +112,7 @@ pub async fn run_pool(
                         tokio::select! {
                             _ = store.wait_for_work(config.idle_poll) => {}
                             _ = shutdown.changed() => {}
+                            _ = drained_seen.changed() => {}
                         }
                     }
                     Err(error) => {
@@ -114,6 +123,7 @@ pub async fn run_pool(
                         tokio::select! {
                             _ = tokio::time::sleep(backoff) => {}
                             _ = shutdown.changed() => {}
+                            _ = drained_seen.changed() => {}
                         }
                     }
                 }

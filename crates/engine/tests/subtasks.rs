@@ -94,3 +94,46 @@ async fn a_pool_shares_one_big_task_and_processes_every_learner_exactly_once() {
         "a pool that stopped leaves the registry"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_told_to_exit_when_idle_ends_with_its_last_task_not_its_idle_poll() {
+    let (store, _dir) = fresh_store().await;
+    load_course(&store).await;
+    load_learners(&store, 30).await;
+    let task = submit(
+        &store,
+        &SubmitRequest {
+            kind: TaskKind::ResetAttempts,
+            course_key: COURSE.to_owned(),
+            target: Target::Problem(NUMERIC.to_owned()),
+            learner: None,
+            score: None,
+            requester: "instructor1".to_owned(),
+        },
+    )
+    .await
+    .unwrap();
+
+    // While one loop runs the task the others find nothing to claim and wait for work, here
+    // for an hour: nothing in the store wakes them when the task ends, so the pool must.
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    let pool = run_pool(
+        store.clone(),
+        WorkerConfig::new(WorkerConfig::unique_name("idle")),
+        PoolConfig {
+            concurrency: 4,
+            exit_when_idle: true,
+            idle_poll: Duration::from_secs(3600),
+            ..Default::default()
+        },
+        Arc::new(NoProgress),
+        stop,
+    );
+    let ran = tokio::time::timeout(Duration::from_secs(120), pool)
+        .await
+        .expect("the pool ended once no work was left, without waiting out its idle poll")
+        .unwrap();
+    assert!(ran >= 1);
+    let done = store.get_task(task.id).await.unwrap().unwrap();
+    assert_eq!(done.state, TaskState::Success);
+}
