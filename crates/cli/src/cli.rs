@@ -493,8 +493,9 @@ pub struct WorkerArgs {
     /// Exit when no task is left instead of waiting for more.
     #[arg(long)]
     pub exit_when_idle: bool,
-    /// Learner modules per chunk; each chunk is one transaction.
-    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    /// Most learner modules per chunk; each chunk is one transaction. Chunks of large states
+    /// hold fewer, so that a chunk carries about 3.5 MiB of learner data.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub chunk_size: u32,
     /// Seconds a claimed task stays this worker's without a commit or heartbeat; after that
     /// another worker may take it over (its progress is never lost).

@@ -32,8 +32,13 @@ use crate::progress::ProgressSink;
 pub struct WorkerConfig {
     /// The lease identity; unique per process incarnation.
     pub name: String,
-    /// Learner modules per chunk (one transaction each).
+    /// Most learner modules per chunk (one transaction each).
     pub chunk_size: u32,
+    /// The learner data a chunk should carry, in bytes: the states it reads plus the states
+    /// and event payloads it writes. Chunks hold fewer than `chunk_size` modules when their
+    /// modules are large, so that a worker's memory follows this budget rather than the size
+    /// of a course's states (see [`ChunkSizer`]).
+    pub chunk_bytes: usize,
     /// How long a claim lasts without a commit or heartbeat before another worker may take over.
     pub lease: Duration,
     /// Learner modules per subtask when this worker plans a task: the unit that several workers
@@ -42,12 +47,13 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// Defaults for a worker called `name`: chunks of 1,000 modules, subtasks of 50,000 (a few
-    /// seconds of work), a 30-second lease.
+    /// Defaults for a worker called `name`: chunks of at most 2,000 modules and about 3.5 MiB
+    /// of learner data, subtasks of 50,000 modules (a few seconds of work), a 30-second lease.
     pub fn new(name: impl Into<String>) -> Self {
         WorkerConfig {
             name: name.into(),
-            chunk_size: 1_000,
+            chunk_size: 2_000,
+            chunk_bytes: 3_584 * 1024,
             lease: Duration::from_secs(30),
             subtask_size: 50_000,
         }
@@ -145,6 +151,59 @@ struct AppliedChunk {
     commit: ChunkCommit,
     /// A task-fatal error met in this chunk; the commit covers the modules before it.
     fatal: Option<TaskError>,
+    /// Bytes of learner data the chunk read and produced (see [`WorkerConfig::chunk_bytes`]).
+    data_bytes: usize,
+}
+
+/// How many modules the next chunk asks for: as many as fit the worker's byte budget at the
+/// size the last chunk's modules had, at most `chunk_size`.
+///
+/// Why: a chunk's memory is its learner data several times over (the states read, the new
+/// states, the event payloads; each worker loop holds about three chunks between fetch and
+/// commit). A fixed count sized for a rescore's 3.5 KB per learner wasted half of a delete's
+/// or a reset's budget (1.8 KB per learner, and every chunk pays a commit), and would let a
+/// course with 50 KB states take fifty times the memory.
+#[derive(Debug, Clone)]
+pub(crate) struct ChunkSizer {
+    max_modules: u32,
+    budget: usize,
+    next: u32,
+}
+
+impl ChunkSizer {
+    /// What a module is assumed to carry before any chunk has been measured: a large capa
+    /// state and its rescore event.
+    const ASSUMED_MODULE_BYTES: usize = 4096;
+    /// Per-module memory beside its texts: the records' own fields and small strings.
+    const MODULE_OVERHEAD_BYTES: usize = 256;
+
+    pub(crate) fn new(max_modules: u32, budget: usize) -> Self {
+        let max_modules = max_modules.max(1);
+        ChunkSizer {
+            max_modules,
+            budget,
+            next: Self::fitting(budget, Self::ASSUMED_MODULE_BYTES, max_modules),
+        }
+    }
+
+    /// Modules to ask for in the next chunk.
+    pub(crate) fn next(&self) -> u32 {
+        self.next
+    }
+
+    /// Learns from a chunk of `modules` modules that carried `data_bytes` bytes.
+    pub(crate) fn observe(&mut self, modules: usize, data_bytes: usize) {
+        if let Some(per_module) = data_bytes.checked_div(modules) {
+            let per_module = per_module + Self::MODULE_OVERHEAD_BYTES;
+            self.next = Self::fitting(self.budget, per_module, self.max_modules);
+        }
+    }
+
+    fn fitting(budget: usize, per_module: usize, max_modules: u32) -> u32 {
+        u32::try_from(budget / per_module.max(1))
+            .unwrap_or(u32::MAX)
+            .clamp(1, max_modules)
+    }
 }
 
 impl Worker {
@@ -369,7 +428,7 @@ impl Worker {
         scope.until_id = Some(subtask.until_id);
         tracing::debug!(task_id = %task.id, subtask = subtask.index, cursor = subtask.cursor, until = subtask.until_id, "running subtask");
 
-        let chunk_size = self.config.chunk_size;
+        let mut sizer = ChunkSizer::new(self.config.chunk_size, self.config.chunk_bytes);
         let lease = SubtaskLease {
             task_id: task.id,
             index: subtask.index,
@@ -384,14 +443,14 @@ impl Worker {
             }
         }
 
-        let fetch = |after: i64| {
+        let fetch = |after: i64, limit: u32| {
             let store = self.store.clone();
             let scope = scope.clone();
-            tokio::spawn(async move { store.fetch_modules(&scope, after, chunk_size).await })
+            tokio::spawn(async move { store.fetch_modules(&scope, after, limit).await })
         };
         let mut fetched_to = subtask.cursor;
         let mut applied_to = subtask.cursor;
-        let mut next_fetch = fetch(fetched_to);
+        let mut next_fetch = fetch(fetched_to, sizer.next());
         let mut waits = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         let mut pending_commit: Option<JoinHandle<Result<ChunkAck, StoreError>>> = None;
         loop {
@@ -402,7 +461,7 @@ impl Worker {
                 break;
             }
             fetched_to = modules.last().map(|m| m.id).unwrap_or(fetched_to);
-            next_fetch = fetch(fetched_to);
+            next_fetch = fetch(fetched_to, sizer.next());
 
             let t1 = std::time::Instant::now();
             let applied = {
@@ -414,6 +473,10 @@ impl Worker {
                 .expect("applying a chunk panicked")
             };
             applied_to = applied.commit.new_cursor;
+            sizer.observe(
+                usize::try_from(applied.commit.deltas.attempted).unwrap_or(usize::MAX),
+                applied.data_bytes,
+            );
             waits.1 += t1.elapsed();
             if let Some(previous) = pending_commit.take() {
                 let t2 = std::time::Instant::now();
@@ -443,7 +506,7 @@ impl Worker {
                 return Ok(done);
             }
         }
-        tracing::debug!(task_id = %task.id, subtask = subtask.index, fetch_wait = ?waits.0, apply = ?waits.1, commit_wait = ?waits.2, "pipeline");
+        tracing::debug!(task_id = %task.id, subtask = subtask.index, fetch_wait = ?waits.0, apply = ?waits.1, commit_wait = ?waits.2, chunk_modules = sizer.next(), "pipeline");
         self.store
             .finish_subtask(
                 task.id,
@@ -691,7 +754,21 @@ fn apply_chunk(
         );
         commit.new_cursor = module.id;
     }
-    AppliedChunk { commit, fatal }
+    let read: usize = modules
+        .iter()
+        .map(|m| m.state.as_ref().map_or(0, String::len))
+        .sum();
+    let written: usize = commit
+        .module_updates
+        .iter()
+        .map(|u| u.state.as_ref().map_or(0, String::len))
+        .chain(commit.events.iter().map(|e| e.payload.len()))
+        .sum();
+    AppliedChunk {
+        commit,
+        fatal,
+        data_bytes: read + written,
+    }
 }
 
 /// The override of a learner who has no module yet: one module is created.
@@ -728,7 +805,11 @@ fn apply_override_without_module(
         }
         Err(error) => Some(error),
     };
-    AppliedChunk { commit, fatal }
+    AppliedChunk {
+        commit,
+        fatal,
+        data_bytes: 0,
+    }
 }
 
 /// A commit that continues from `after` and changes nothing yet.
@@ -840,4 +921,39 @@ fn record(
         new_grade: result.new_grade,
         new_max_grade: result.new_max_grade,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChunkSizer;
+
+    #[test]
+    fn chunks_hold_as_many_modules_as_fit_the_budget_of_the_last_ones() {
+        let mut sizer = ChunkSizer::new(2_000, 3_584 * 1024);
+        // Before any measurement: modules are assumed large (4 KiB).
+        assert_eq!(sizer.next(), 896);
+        // A rescore's modules: a 0.9 KB state read, 0.9 KB written, a 1.7 KB event.
+        sizer.observe(1_000, 1_000 * 3_500);
+        assert_eq!(sizer.next(), 3_584 * 1024 / (3_500 + 256));
+        // A delete's: the state read and an event that keeps it.
+        sizer.observe(977, 977 * 1_800);
+        assert_eq!(sizer.next(), 1_785);
+        // Small states fill the chunk up to its most modules; huge ones shrink it to one.
+        sizer.observe(1_785, 1_785 * 100);
+        assert_eq!(sizer.next(), 2_000);
+        sizer.observe(2_000, 2_000 * 8 * 1024 * 1024);
+        assert_eq!(sizer.next(), 1);
+        // A chunk of nothing teaches nothing.
+        sizer.observe(0, 0);
+        assert_eq!(sizer.next(), 1);
+    }
+
+    #[test]
+    fn a_small_chunk_size_is_kept_whatever_the_budget() {
+        let mut sizer = ChunkSizer::new(7, 3_584 * 1024);
+        assert_eq!(sizer.next(), 7);
+        sizer.observe(7, 7 * 300);
+        assert_eq!(sizer.next(), 7);
+        assert_eq!(ChunkSizer::new(0, 1024).next(), 1, "at least one module");
+    }
 }

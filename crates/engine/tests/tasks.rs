@@ -625,3 +625,56 @@ async fn a_container_task_covers_every_problem_under_it() {
     );
     assert_eq!(state_of(&store, 4, CAPITAL).await.unwrap()["attempts"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunks_hold_fewer_modules_when_their_data_outgrows_the_byte_budget() {
+    let (store, _dir) = fresh_store().await;
+    load_course(&store).await;
+    let modules = load_learners(&store, 25).await;
+    let chunks_committed = |budget: usize| {
+        let store = store.clone();
+        async move {
+            let mut config = WorkerConfig::new(WorkerConfig::unique_name("budget"));
+            config.chunk_size = 1_000;
+            config.chunk_bytes = budget;
+            let commits = Arc::new(AtomicU64::new(0));
+            let seen = commits.clone();
+            let sink = ProgressFn(move |t: &TaskRecord| {
+                if t.state == TaskState::Running {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            let done = Worker::new(store, config)
+                .run_next(&sink)
+                .await
+                .unwrap()
+                .unwrap();
+            (done, commits.load(Ordering::SeqCst))
+        }
+    };
+
+    // A budget smaller than any state: one module per chunk, every learner still processed.
+    let task = submit(
+        &store,
+        &request(TaskKind::DeleteState, problem(NUMERIC), None),
+    )
+    .await
+    .unwrap();
+    let (done, commits) = chunks_committed(1).await;
+    assert_eq!(done.id, task.id);
+    assert_eq!(done.state, TaskState::Success);
+    assert_eq!(done.succeeded, modules);
+    assert_eq!(commits, modules, "one chunk per module");
+
+    // The default budget holds these small states many times over: one chunk.
+    let task = submit(
+        &store,
+        &request(TaskKind::DeleteState, problem(CAPITAL), None),
+    )
+    .await
+    .unwrap();
+    let (done, commits) = chunks_committed(WorkerConfig::new("x").chunk_bytes).await;
+    assert_eq!(done.id, task.id);
+    assert_eq!(done.succeeded, modules / 2);
+    assert_eq!(commits, 1);
+}
