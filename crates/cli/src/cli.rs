@@ -494,8 +494,8 @@ pub struct WorkerArgs {
     #[arg(long)]
     pub exit_when_idle: bool,
     /// Most learner modules per chunk; each chunk is one transaction. Chunks of large states
-    /// hold fewer, so that a chunk carries about 3.5 MiB of learner data.
-    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    /// hold fewer, so that a chunk carries about 7 MiB of learner data.
+    #[arg(long, default_value_t = 4_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub chunk_size: u32,
     /// Seconds a claimed task stays this worker's without a commit or heartbeat; after that
     /// another worker may take it over (its progress is never lost).

@@ -47,13 +47,13 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// Defaults for a worker called `name`: chunks of at most 2,000 modules and about 3.5 MiB
-    /// of learner data, subtasks of 50,000 modules (a few seconds of work), a 30-second lease.
+    /// Defaults for a worker called `name`: chunks of at most 4,000 modules and about 7 MiB of
+    /// learner data, subtasks of 50,000 modules (a few seconds of work), a 30-second lease.
     pub fn new(name: impl Into<String>) -> Self {
         WorkerConfig {
             name: name.into(),
-            chunk_size: 2_000,
-            chunk_bytes: 3_584 * 1024,
+            chunk_size: 4_000,
+            chunk_bytes: 7 * 1024 * 1024,
             lease: Duration::from_secs(30),
             subtask_size: 50_000,
         }
@@ -160,29 +160,41 @@ struct AppliedChunk {
 ///
 /// Why: a chunk's memory is its learner data several times over (the states read, the new
 /// states, the event payloads; each worker loop holds about three chunks between fetch and
-/// commit). A fixed count sized for a rescore's 3.5 KB per learner wasted half of a delete's
-/// or a reset's budget (1.8 KB per learner, and every chunk pays a commit), and would let a
-/// course with 50 KB states take fifty times the memory.
+/// commit). A fixed count sized for a rescore wasted most of a delete's or a reset's memory
+/// (and every chunk pays a commit), and would let a course with 50 KB states take fifty times
+/// the memory.
 #[derive(Debug, Clone)]
 pub(crate) struct ChunkSizer {
     max_modules: u32,
     budget: usize,
+    /// How many times its data a module takes in memory while the chunk is in flight,
+    /// relative to a delete's.
+    weight: usize,
     next: u32,
 }
 
 impl ChunkSizer {
-    /// What a module is assumed to carry before any chunk has been measured: a large capa
-    /// state and its rescore event.
+    /// What a module is assumed to carry before any chunk has been measured (times the
+    /// kind's weight): a large capa state and its event.
     const ASSUMED_MODULE_BYTES: usize = 4096;
     /// Per-module memory beside its texts: the records' own fields and small strings.
     const MODULE_OVERHEAD_BYTES: usize = 256;
 
-    pub(crate) fn new(max_modules: u32, budget: usize) -> Self {
+    /// Sizes the chunks of a `kind` task. Grading holds parsed answers, the grade and the
+    /// new correctness map beside the texts: measured with `coursetasks bench`, a rescore
+    /// worker's peak memory grew twice as fast per byte of chunk data as a delete's or a
+    /// reset's, so a rescore's bytes count twice.
+    pub(crate) fn new(max_modules: u32, budget: usize, kind: TaskKind) -> Self {
         let max_modules = max_modules.max(1);
+        let weight = match kind {
+            TaskKind::Rescore | TaskKind::RescoreIfHigher => 2,
+            TaskKind::ResetAttempts | TaskKind::DeleteState | TaskKind::OverrideScore => 1,
+        };
         ChunkSizer {
             max_modules,
             budget,
-            next: Self::fitting(budget, Self::ASSUMED_MODULE_BYTES, max_modules),
+            weight,
+            next: Self::fitting(budget, Self::ASSUMED_MODULE_BYTES * weight, max_modules),
         }
     }
 
@@ -194,7 +206,7 @@ impl ChunkSizer {
     /// Learns from a chunk of `modules` modules that carried `data_bytes` bytes.
     pub(crate) fn observe(&mut self, modules: usize, data_bytes: usize) {
         if let Some(per_module) = data_bytes.checked_div(modules) {
-            let per_module = per_module + Self::MODULE_OVERHEAD_BYTES;
+            let per_module = per_module * self.weight + Self::MODULE_OVERHEAD_BYTES;
             self.next = Self::fitting(self.budget, per_module, self.max_modules);
         }
     }
@@ -428,7 +440,7 @@ impl Worker {
         scope.until_id = Some(subtask.until_id);
         tracing::debug!(task_id = %task.id, subtask = subtask.index, cursor = subtask.cursor, until = subtask.until_id, "running subtask");
 
-        let mut sizer = ChunkSizer::new(self.config.chunk_size, self.config.chunk_bytes);
+        let mut sizer = ChunkSizer::new(self.config.chunk_size, self.config.chunk_bytes, plan.kind);
         let lease = SubtaskLease {
             task_id: task.id,
             index: subtask.index,
@@ -926,21 +938,21 @@ fn record(
 #[cfg(test)]
 mod tests {
     use super::ChunkSizer;
+    use coursetasks_tasks::TaskKind;
+
+    const BUDGET: usize = 7 * 1024 * 1024;
 
     #[test]
     fn chunks_hold_as_many_modules_as_fit_the_budget_of_the_last_ones() {
-        let mut sizer = ChunkSizer::new(2_000, 3_584 * 1024);
+        let mut sizer = ChunkSizer::new(4_000, BUDGET, TaskKind::DeleteState);
         // Before any measurement: modules are assumed large (4 KiB).
-        assert_eq!(sizer.next(), 896);
-        // A rescore's modules: a 0.9 KB state read, 0.9 KB written, a 1.7 KB event.
-        sizer.observe(1_000, 1_000 * 3_500);
-        assert_eq!(sizer.next(), 3_584 * 1024 / (3_500 + 256));
-        // A delete's: the state read and an event that keeps it.
-        sizer.observe(977, 977 * 1_800);
-        assert_eq!(sizer.next(), 1_785);
+        assert_eq!(sizer.next(), 1_792);
+        // A delete's modules: the state read and an event that keeps it.
+        sizer.observe(1_792, 1_792 * 1_800);
+        assert_eq!(sizer.next(), 3_570);
         // Small states fill the chunk up to its most modules; huge ones shrink it to one.
-        sizer.observe(1_785, 1_785 * 100);
-        assert_eq!(sizer.next(), 2_000);
+        sizer.observe(3_570, 3_570 * 100);
+        assert_eq!(sizer.next(), 4_000);
         sizer.observe(2_000, 2_000 * 8 * 1024 * 1024);
         assert_eq!(sizer.next(), 1);
         // A chunk of nothing teaches nothing.
@@ -949,11 +961,27 @@ mod tests {
     }
 
     #[test]
+    fn a_rescore_counts_its_data_twice_for_the_grading_beside_it() {
+        // A rescore's modules: a 0.9 KB state read, 0.9 KB written, a 1.7 KB event.
+        let mut rescore = ChunkSizer::new(4_000, BUDGET, TaskKind::Rescore);
+        assert_eq!(rescore.next(), 896, "before any measurement too");
+        rescore.observe(1_000, 1_000 * 3_500);
+        assert_eq!(rescore.next(), 1_011);
+        let mut reset = ChunkSizer::new(4_000, BUDGET, TaskKind::ResetAttempts);
+        reset.observe(1_000, 1_000 * 3_500);
+        assert_eq!(reset.next(), 1_954);
+    }
+
+    #[test]
     fn a_small_chunk_size_is_kept_whatever_the_budget() {
-        let mut sizer = ChunkSizer::new(7, 3_584 * 1024);
+        let mut sizer = ChunkSizer::new(7, BUDGET, TaskKind::Rescore);
         assert_eq!(sizer.next(), 7);
         sizer.observe(7, 7 * 300);
         assert_eq!(sizer.next(), 7);
-        assert_eq!(ChunkSizer::new(0, 1024).next(), 1, "at least one module");
+        assert_eq!(
+            ChunkSizer::new(0, 1024, TaskKind::DeleteState).next(),
+            1,
+            "at least one module"
+        );
     }
 }
