@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use coursetasks_engine::{NoProgress, PoolConfig, SubmitRequest, WorkerConfig, run_pool, submit};
+use coursetasks_engine::{NoProgress, PoolConfig, WorkerConfig, run_pool, submit};
 use coursetasks_store::{Counts, TaskState};
 use coursetasks_tasks::{Target, TaskKind};
 
@@ -20,14 +20,7 @@ async fn a_pool_shares_one_big_task_and_processes_every_learner_exactly_once() {
     fix_numeric_key(&store).await;
     let task = submit(
         &store,
-        &SubmitRequest {
-            kind: TaskKind::Rescore,
-            course_key: COURSE.to_owned(),
-            target: Target::Problem(NUMERIC.to_owned()),
-            learner: None,
-            score: None,
-            requester: "instructor1".to_owned(),
-        },
+        &request(TaskKind::Rescore, Target::Problem(NUMERIC.to_owned()), None),
     )
     .await
     .unwrap();
@@ -102,14 +95,11 @@ async fn a_pool_told_to_exit_when_idle_ends_with_its_last_task_not_its_idle_poll
     load_learners(&store, 30).await;
     let task = submit(
         &store,
-        &SubmitRequest {
-            kind: TaskKind::ResetAttempts,
-            course_key: COURSE.to_owned(),
-            target: Target::Problem(NUMERIC.to_owned()),
-            learner: None,
-            score: None,
-            requester: "instructor1".to_owned(),
-        },
+        &request(
+            TaskKind::ResetAttempts,
+            Target::Problem(NUMERIC.to_owned()),
+            None,
+        ),
     )
     .await
     .unwrap();

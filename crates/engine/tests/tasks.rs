@@ -19,17 +19,6 @@ use coursetasks_store::{
 };
 use coursetasks_tasks::{Target, TaskKind};
 
-fn request(kind: TaskKind, target: Target, learner: Option<&str>) -> SubmitRequest {
-    SubmitRequest {
-        kind,
-        course_key: COURSE.to_owned(),
-        target,
-        learner: learner.map(str::to_owned),
-        score: None,
-        requester: "instructor1".to_owned(),
-    }
-}
-
 fn problem(key: &str) -> Target {
     Target::Problem(key.to_owned())
 }

@@ -4,9 +4,11 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use chrono::Utc;
+use coursetasks_engine::SubmitRequest;
 use coursetasks_store::{
     BlockRecord, CourseRecord, LearnerRecord, NewModule, NewProblemVersion, Store,
 };
+use coursetasks_tasks::{Target, TaskKind};
 use serde_json::{Value, json};
 
 pub const COURSE: &str = "course-v1:TestOrg+T101+2026";
@@ -228,4 +230,16 @@ pub async fn state_of(store: &Store, learner_id: i64, usage_key: &str) -> Option
         .await
         .expect("get module")
         .map(|m| serde_json::from_str(m.state.as_deref().unwrap_or("null")).expect("state JSON"))
+}
+
+/// A task of `kind` on `target` in the test course, by `instructor1`, for one learner or all.
+pub fn request(kind: TaskKind, target: Target, learner: Option<&str>) -> SubmitRequest {
+    SubmitRequest {
+        kind,
+        course_key: COURSE.to_owned(),
+        target,
+        learner: learner.map(str::to_owned),
+        score: None,
+        requester: "instructor1".to_owned(),
+    }
 }
