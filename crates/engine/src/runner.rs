@@ -729,6 +729,7 @@ fn apply_chunk(
     let now = Utc::now();
     let mut commit = empty_commit(lease, after, modules.len());
     let mut fatal = None;
+    let mut read = 0;
     for module in &modules {
         let Some(index) = plan.problem_index(&module.usage_key) else {
             fatal = Some(
@@ -765,11 +766,8 @@ fn apply_chunk(
             now,
         );
         commit.new_cursor = module.id;
+        read += module.state.as_ref().map_or(0, String::len);
     }
-    let read: usize = modules
-        .iter()
-        .map(|m| m.state.as_ref().map_or(0, String::len))
-        .sum();
     let written: usize = commit
         .module_updates
         .iter()

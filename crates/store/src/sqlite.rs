@@ -40,8 +40,8 @@ const BATCH_ROWS: usize = 10_000;
 /// one index range per key.
 const MAX_MERGED_KEYS: usize = 16;
 
-/// Connections in a file-backed pool: a worker's scan and commit can overlap, plus a status
-/// query; SQLite serializes the writers anyway.
+/// Connections for a file's reads by the workers: each task loop's page scan, plus counts,
+/// claims' lookups and waits for work (writes have their one connection, `writer`).
 const POOL_SIZE: u32 = 4;
 
 /// Connections for lookups and listings (see [`SqliteBackend`]): the API's status polls and
@@ -1386,7 +1386,7 @@ impl Backend for SqliteBackend {
         // Stepped on the connection's own thread: a million ids handed one by one through
         // sqlx's row channel took half a second of a task's planning, the scan itself a tenth.
         let mut conn = self.pool.acquire().await.map_err(StoreError::db(C))?;
-        let (points, seen) = direct::run(&mut conn, C, |conn| {
+        let (mut points, seen) = direct::run(&mut conn, C, |conn| {
             let mut statement = conn.prepare(&sql)?;
             let mut rows = statement.query(rusqlite::params_from_iter(params))?;
             let (mut points, mut seen) = (Vec::new(), 0u64);
@@ -1399,7 +1399,6 @@ impl Backend for SqliteBackend {
             Ok((points, seen))
         })
         .await?;
-        let mut points = points;
         // A cut after the very last module would leave an empty last range.
         if seen > 0 && seen.is_multiple_of(every) {
             points.pop();
@@ -1720,6 +1719,7 @@ impl Backend for SqliteBackend {
             None
         };
         let (_turn, mut tx) = self.write_tx(C).await?;
+        use rusqlite::OptionalExtension;
         // Every statement of the chunk in one hand-off to SQLite: through sqlx each would be a
         // round trip to the connection's thread, and a task commits a thousand chunks.
         let written = direct::run(&mut tx, C, |conn| {
@@ -1740,11 +1740,9 @@ impl Backend for SqliteBackend {
                         ))
                     },
                 )
-                .map(Some)
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                    e => Err(e),
-                })?;
+                .optional()?;
+            // A refusal ends the closure with `Ok(Err(..))`: not SQLite's error, and rolled back
+            // below.
             let Some((seq, course_key, lease_ms)) = fence else {
                 return Ok(Err(StoreError::LeaseLost {
                     task_id: chunk.task_id,
