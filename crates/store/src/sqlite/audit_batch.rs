@@ -17,7 +17,7 @@
 //! unique, follow insertion order and still serve as keyset cursors. A batch holds at most
 //! [`MAX_BATCH_RECORDS`] records, which bounds the index range a cursor query has to look back.
 
-use super::packing::{pack_into, unpack};
+use super::packing::{pack_in, unpack};
 use crate::model::{EventRecord, NewEvent, NewOutcome, OutcomeRecord, OutcomeStatus};
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
@@ -161,17 +161,14 @@ impl Encoder {
     /// their number; the encoder is empty again afterwards.
     fn seal(&mut self) -> (i64, Vec<u8>) {
         let count = i64::try_from(std::mem::take(&mut self.count)).unwrap_or(i64::MAX);
-        self.packed.clear();
-        self.packed.push(PACKED);
-        let stored = if pack_into(&mut self.packed, &self.raw, &[]) {
-            // A copy of exactly its size: the batch may wait a while for the write turn.
-            self.packed.clone()
-        } else {
-            let mut stored = Vec::with_capacity(self.raw.len() + 1);
-            stored.push(RAW);
-            stored.extend_from_slice(&self.raw);
-            stored
+        // A copy of exactly its size either way: the batch may wait a while for the write turn.
+        let (kind, body) = match pack_in(&mut self.packed, &self.raw, &[]) {
+            Some(packed) => (PACKED, packed),
+            None => (RAW, self.raw.as_slice()),
         };
+        let mut stored = Vec::with_capacity(1 + body.len());
+        stored.push(kind);
+        stored.extend_from_slice(body);
         self.raw.clear();
         (count, stored)
     }
