@@ -637,3 +637,27 @@ async fn event_rows_packed_by_the_previous_version_still_read() {
         "{lost}"
     );
 }
+
+/// The SQLite this workspace builds (`LIBSQLITE3_FLAGS` in `.cargo/config.toml`): each
+/// connection keeps its own page cache and SQLite counts no memory statistics. With the
+/// shared page cache and the counters, every page fetched and every allocation of every
+/// connection took one process-wide mutex, and a delete worker's writer, reader and
+/// checkpointer queued on it.
+#[test]
+fn sqlite_is_built_without_process_wide_cache_and_memory_locks() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    let mut statement = conn.prepare("PRAGMA compile_options").unwrap();
+    let options: Vec<String> = statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "{options:?}"
+    );
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "{options:?}"
+    );
+}
