@@ -1,5 +1,6 @@
 //! Bulk writes through SQLite's own API: prepared statements bound and stepped row by row on
-//! the pooled sqlx connection's handle, inside the caller's sqlx transaction.
+//! the pooled sqlx connection's handle, inside the transaction the caller has open (a sqlx
+//! transaction, or one begun on the handle itself by the SQLite driver's `write_direct`).
 //!
 //! Why: sqlx hands every statement to the connection's worker thread and back, several
 //! microseconds a statement, so a per-row statement cost more than the row's b-tree work. The

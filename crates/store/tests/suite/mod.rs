@@ -1876,6 +1876,42 @@ pub async fn stale_worker_is_fenced_and_writes_nothing(store: &Store) {
     assert_eq!(ack.counts.succeeded, 5);
 }
 
+/// A chunk that fails part-way, after some of its writes went through, leaves nothing behind,
+/// and the next chunk commits on the same connection as if it had never been tried.
+pub async fn failed_chunk_writes_nothing(store: &Store) {
+    seed(store, 4).await;
+    store.submit_task(&new_task("half")).await.unwrap();
+    let (task, sub) = start(store, "w", &[]).await;
+    let modules = range_page(store, &sub, 0, 100).await;
+    let before = snapshot(store, task.id).await;
+
+    // Its updates are written first; then inserting a module of a learner who does not exist
+    // breaks the foreign key, after them.
+    let mut broken = rescore_chunk(&task, 0, sub.cursor, "w", &modules);
+    broken.module_inserts.push(NewModule {
+        learner_id: 999_999,
+        course_key: COURSE.into(),
+        usage_key: key("problem", "p3"),
+        module_type: "problem".into(),
+        state: None,
+        grade: None,
+        max_grade: None,
+    });
+    let refused = store.commit_chunk(&broken).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(snapshot(store, task.id).await, before);
+
+    let ack = store
+        .commit_chunk(&rescore_chunk(&task, 0, sub.cursor, "w", &modules))
+        .await
+        .unwrap();
+    assert_eq!(ack.counts.succeeded, modules.len() as u64);
+    assert_eq!(
+        store.count_outcomes(task.id, None).await.unwrap(),
+        modules.len() as u64
+    );
+}
+
 pub async fn subtask_fence_checks_worker_cursor_and_state(store: &Store) {
     seed(store, 6).await;
     store.submit_task(&new_task("fence")).await.unwrap();
@@ -3256,6 +3292,7 @@ macro_rules! for_each_suite_test {
             commit_chunk_counts_cursor_and_effects,
             commit_chunk_inserts_and_deletes_modules,
             stale_worker_is_fenced_and_writes_nothing,
+            failed_chunk_writes_nothing,
             subtask_fence_checks_worker_cursor_and_state,
             outcome_is_recorded_once_per_module,
             task_counters_are_the_sum_of_subtasks,
