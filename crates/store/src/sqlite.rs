@@ -19,6 +19,7 @@ use crate::split::subtask_ranges;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use futures::TryStreamExt;
+use rusqlite::OptionalExtension;
 use serde::Serialize;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -1753,7 +1754,6 @@ impl Backend for SqliteBackend {
         } else {
             None
         };
-        use rusqlite::OptionalExtension;
         // Every statement of the chunk in one hand-off to SQLite: through sqlx each would be a
         // round trip to the connection's thread, and a task commits a thousand chunks.
         self.write_direct(C, |conn| {
